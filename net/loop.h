@@ -1,0 +1,149 @@
+// The event-loop API every Ringway component uses: completion-shaped socket operations
+// (accept, recv, send, connect, close) and timers, with io_uring and epoll backends behind it.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/clock.h"
+#include "net/timer.h"
+
+namespace ringway::net {
+
+enum class IoMode { kAuto, kIoUring, kEpoll };
+
+// Returns: false on an unknown name. Accepts "auto", "io_uring", "epoll".
+bool parse_io_mode(std::string_view text, IoMode* out);
+const char* io_mode_name(IoMode mode);
+
+// Receives completions for one socket. Callbacks run on the loop's thread, never
+// re-entrantly from inside a Loop call, and never after Loop::close() for that socket.
+class SocketHandler {
+ public:
+  virtual ~SocketHandler() = default;
+  // Multishot accept: one call per accepted connection. fd >= 0 is a new non-blocking
+  // socket the handler owns; fd < 0 is -errno (EMFILE etc.); accepting continues either way.
+  virtual void on_accept(int fd) { (void)fd; }
+  // Received bytes. `data` is valid only during the call: copy what must outlive it.
+  virtual void on_data(const char* data, size_t len) { (void)data, (void)len; }
+  // The receive side ended: err == 0 is an orderly EOF from the peer, err < 0 is -errno.
+  // No more on_data follows.
+  virtual void on_recv_end(int err) { (void)err; }
+  // The send started with Loop::send finished: res is the total byte count (all of it)
+  // or -errno. Exactly one completion per send.
+  virtual void on_sent(ssize_t res) { (void)res; }
+  // Non-blocking connect finished: 0 on success or -errno.
+  virtual void on_connected(int res) { (void)res; }
+};
+
+// Opaque per-socket record owned by the loop.
+struct Socket;
+
+// Statistics a loop keeps for benchmarks and metrics (per worker, no atomics needed).
+struct LoopStats {
+  uint64_t turns = 0;          // iterations of run()
+  uint64_t enters = 0;         // io_uring_enter / epoll_wait calls
+  uint64_t completions = 0;    // events processed
+  uint64_t buffer_shortages = 0;  // io_uring provided-buffer ring ran dry (multishot re-armed)
+};
+
+struct LoopOptions {
+  IoMode mode = IoMode::kAuto;
+  unsigned queue_depth = 4096;        // io_uring submission queue entries
+  unsigned recv_buffers = 1024;       // provided receive buffers (power of two)
+  unsigned recv_buffer_size = 16384;  // bytes per receive buffer / epoll read chunk
+};
+
+class Loop {
+ public:
+  virtual ~Loop() = default;
+
+  // Creates a loop for `options.mode`. kAuto tries io_uring (setup + op probe) and falls
+  // back to epoll; the reason for a fallback is stored in *fallback_reason (else cleared).
+  // Setting environment RINGWAY_IO_URING_FAIL=<errno name> (e.g. EPERM) makes the io_uring
+  // probe fail as if the kernel had refused it: tests use it to exercise the fallback.
+  // REQUIRES: called on the thread that will call run() (an io_uring ring set up with
+  // SINGLE_ISSUER accepts submissions only from its creator).
+  // Returns: nullptr only when the requested backend cannot start; *error says why.
+  static std::unique_ptr<Loop> create(const LoopOptions& options, std::string* fallback_reason,
+                                      std::string* error);
+
+  // "io_uring" or "epoll".
+  virtual const char* backend_name() const = 0;
+
+  // Registers an fd (made non-blocking by the loop) with its handler. The loop owns the
+  // fd from here on and closes it in close().
+  virtual Socket* add(int fd, SocketHandler* handler) = 0;
+  // Replaces the handler of a registered socket (e.g. an upstream connection moving
+  // between pool and request).
+  virtual void set_handler(Socket* s, SocketHandler* handler) = 0;
+
+  // Starts multishot accept on a listening socket.
+  virtual void start_accept(Socket* s) = 0;
+  // Starts (or resumes) delivering received bytes through on_data.
+  virtual void start_recv(Socket* s) = 0;
+  // Stops delivering bytes (backpressure). On io_uring a few already-received chunks may
+  // still arrive after this call; the handler must accept them.
+  virtual void pause_recv(Socket* s) = 0;
+  // Sends all bytes of iov[0..iovcnt) (iovcnt <= kMaxIov); the memory must stay valid
+  // until on_sent. REQUIRES: no other send outstanding on this socket.
+  static constexpr int kMaxIov = 8;
+  virtual void send(Socket* s, const iovec* iov, int iovcnt) = 0;
+  // Starts a non-blocking connect; completes through on_connected.
+  virtual void connect(Socket* s, const sockaddr* addr, socklen_t len) = 0;
+  // Half-closes the write side (shutdown(SHUT_WR)) once outstanding sends are done.
+  virtual void shutdown_write(Socket* s) = 0;
+  // Cancels everything outstanding on the socket and closes its fd. After this call the
+  // handler gets no more callbacks and may be destroyed; the Socket* is invalid.
+  virtual void close(Socket* s) = 0;
+  virtual int fd(const Socket* s) const = 0;
+
+  // Timers: fire `timer` once at now + after (coarse, millisecond resolution).
+  void add_timer(Timer* timer, Millis after) { timers_.add(timer, now() + after); }
+  void cancel_timer(Timer* timer) { timers_.cancel(timer); }
+  // The loop's cached clock, refreshed once per turn (cheap: no syscall per read).
+  TimePoint now() const { return now_; }
+
+  // Runs until stop(). Each turn: submit batched work, wait for completions or the next
+  // timer, dispatch completions, fire due timers, run posted tasks.
+  virtual void run() = 0;
+  // Thread-safe: makes run() return after the current turn.
+  void stop();
+  // Thread-safe: runs `task` on the loop thread during its next turn.
+  void post(std::function<void()> task);
+
+  const LoopStats& stats() const { return stats_; }
+
+ protected:
+  Loop();
+  // Backend hook: wakes a blocked wait from another thread.
+  virtual void wake() = 0;
+  // Runs posted tasks and due timers; returns the time until the next timer (or -1).
+  int run_housekeeping();
+  void refresh_clock() { now_ = Clock::now(); }
+  bool stopping() const { return stop_.load(std::memory_order_acquire); }
+
+  LoopStats stats_;
+  TimerSet timers_;
+
+ private:
+  TimePoint now_;
+  std::mutex post_mu_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::function<void()>> running_;
+  // Checked every turn without taking the mutex; set by other threads.
+  std::atomic<bool> has_posted_{false};
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace ringway::net
