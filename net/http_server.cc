@@ -1,0 +1,340 @@
+// Server side of HTTP/1.1 connections: parse requests in place, hand complete requests to the
+// handler, batch pipelined responses into one send, enforce limits and timeouts.
+#include "net/http_server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "net/http_date.h"
+#include "net/http_writer.h"
+#include "net/input_buffer.h"
+#include "net/socket.h"
+
+namespace ringway::net {
+namespace {
+
+// Output queued past this pauses reading: a client pipelining requests without reading
+// responses must not make us buffer without bound.
+constexpr size_t kMaxPendingOutput = 256 * 1024;
+
+void rebase(std::string_view& v, const char* lo, const char* hi, ptrdiff_t delta) {
+  if (v.data() >= lo && v.data() < hi) v = std::string_view(v.data() + delta, v.size());
+}
+
+// Shifts the slices of our own copy of a head after the input buffer compacted.
+void rebase_head(HttpHead& h, const char* lo, const char* hi, ptrdiff_t delta) {
+  rebase(h.method, lo, hi, delta);
+  rebase(h.target, lo, hi, delta);
+  rebase(h.reason, lo, hi, delta);
+  rebase(h.host, lo, hi, delta);
+  for (HeaderField& f : h.headers) {
+    rebase(f.name, lo, hi, delta);
+    rebase(f.value, lo, hi, delta);
+  }
+}
+
+}  // namespace
+
+void ResponseWriter::respond(int status, std::string_view content_type, std::string_view body,
+                             std::span<const HeaderField> extra) {
+  if (responded_) return;
+  responded_ = true;
+  status_ = status;
+  std::string& out = *out_;
+  write_status_line(out, status);
+  write_header(out, "Date", http_date_now());
+  if (!content_type.empty()) write_header(out, "Content-Type", content_type);
+  write_content_length(out, body.size());
+  if (close_) write_header(out, "Connection", "close");
+  for (const HeaderField& f : extra) write_header(out, f.name, f.value);
+  for (const auto& [name, value] : *common_) write_header(out, name, value);
+  end_head(out);
+  if (!head_request_) out.append(body);
+}
+
+class HttpServerConnection final : public SocketHandler {
+ public:
+  explicit HttpServerConnection(HttpServer& server)
+      : server_(server),
+        loop_(server.loop_),
+        parser_(HttpParser::Mode::kRequest, server.options_.limits),
+        in_(server.options_.limits.max_header_bytes + server.options_.recv_chunk),
+        timer_([this] { on_timer(); }) {}
+
+  void open(int fd) {
+    parser_.reset();
+    in_.compact();
+    out_.clear();
+    sending_buf_.clear();
+    body_.clear();
+    sending_ = closing_ = close_after_send_ = in_message_ = paused_ = false;
+    sock_ = loop_.add(fd, this);
+    loop_.start_recv(sock_);
+    set_deadline(server_.options_.idle_timeout);
+  }
+
+  bool idle() const { return !in_message_ && !sending_ && out_.empty(); }
+
+  // Called by the server when draining: idle connections go now, busy ones after their
+  // response.
+  void drain() {
+    if (idle()) {
+      close();
+    } else {
+      close_after_send_ = true;
+    }
+  }
+
+  void on_data(const char* data, size_t len) override {
+    if (closing_) return;
+    if (!in_message_) {
+      in_message_ = true;
+      set_deadline(server_.options_.header_timeout);
+    }
+    in_.append(data, len);
+    process();
+  }
+
+  void on_recv_end(int) override {
+    if (closing_) return;
+    if (sending_ || !out_.empty()) {
+      close_after_send_ = true;  // answer what we have, then go
+      return;
+    }
+    close();
+  }
+
+  void on_sent(ssize_t res) override {
+    sending_ = false;
+    sending_buf_.clear();
+    if (res < 0) {
+      close();
+      return;
+    }
+    if (!out_.empty()) {
+      flush();
+      return;
+    }
+    if (close_after_send_) {
+      close();
+      return;
+    }
+    if (paused_) {
+      paused_ = false;
+      loop_.start_recv(sock_);
+    }
+    process();
+  }
+
+ private:
+  void set_deadline(Millis after) {
+    deadline_ = loop_.now() + after;
+    // Lazy re-arm: only move the heap entry when the new deadline is earlier.
+    if (!timer_.armed() || deadline_ < timer_.deadline()) loop_.add_timer(&timer_, after);
+  }
+
+  void on_timer() {
+    if (closing_) return;
+    if (loop_.now() < deadline_) {
+      loop_.add_timer(&timer_, deadline_ - loop_.now());
+      return;
+    }
+    if (in_message_ && !head_done_) {
+      reject(408, "request header timeout");  // RFC 9110 §15.5.9
+      return;
+    }
+    if (idle()) close();
+    else set_deadline(server_.options_.idle_timeout);
+  }
+
+  void process() {
+    while (!closing_ && !close_after_send_) {
+      if (out_.size() > kMaxPendingOutput) {
+        paused_ = true;
+        loop_.pause_recv(sock_);
+        break;
+      }
+      HttpParser::Step st = parser_.parse(in_.data(), in_.size());
+      in_.consume(st.consumed);
+      if (st.event == HttpParser::Event::kNeedMore) {
+        if (in_.has_stash() || in_.full()) {
+          make_room();
+          if (in_.size() > 0) continue;
+        }
+        break;
+      }
+      if (st.event == HttpParser::Event::kError) {
+        reject(parser_.error_status(), parser_.error_reason());
+        return;
+      }
+      if (st.event == HttpParser::Event::kHead) {
+        head_ = parser_.head();
+        head_done_ = true;
+        body_.clear();
+        if (head_.expect_continue) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+        continue;
+      }
+      if (st.event == HttpParser::Event::kBody) {
+        body_.append(st.body);
+        continue;
+      }
+      // kMessageEnd
+      dispatch();
+      head_done_ = false;
+      in_message_ = in_.size() > 0;
+      if (in_.size() == 0) {
+        in_.compact();
+        set_deadline(server_.options_.idle_timeout);
+      } else if (in_.capacity() - (in_.data() - in_.base()) - in_.size() <
+                 server_.options_.limits.max_header_bytes) {
+        in_.compact();  // no live slices between messages
+      }
+    }
+    flush();
+  }
+
+  // The buffer filled mid-body (or bytes wait in the stash): move live bytes down, keeping
+  // our head copy pointing at them.
+  void make_room() {
+    const char* lo = in_.base();
+    const char* hi = in_.base() + in_.capacity();
+    ptrdiff_t delta = in_.compact();
+    if (head_done_) rebase_head(head_, lo, hi, delta);
+  }
+
+  void dispatch() {
+    std::string_view target = head_.target;
+    size_t q = target.find('?');
+    HttpRequest req{head_, target.substr(0, q),
+                    q == std::string_view::npos ? std::string_view() : target.substr(q + 1), body_};
+    ResponseWriter w;
+    w.out_ = &out_;
+    w.common_ = &server_.options_.response_headers;
+    w.head_request_ = head_.method == "HEAD";
+    w.close_ = !head_.keep_alive || server_.draining_;
+    server_.handler_(req, w);
+    if (!w.responded()) w.respond(500, "application/json", "{\"error\":\"no response\"}\n");
+    if (w.close_) close_after_send_ = true;
+  }
+
+  void reject(int status, const char* reason) {
+    if (server_.error_hook_) server_.error_hook_(status);
+    std::string body = "{\"error\":\"";
+    body += reason_phrase(status);
+    body += "\",\"detail\":\"";
+    for (const char* p = reason; *p; ++p) {
+      if (*p == '"' || *p == '\\') body += '\\';
+      body += *p;
+    }
+    body += "\"}\n";
+    ResponseWriter w;
+    w.out_ = &out_;
+    w.common_ = &server_.options_.response_headers;
+    w.close_ = true;
+    w.respond(status, "application/json", body);
+    close_after_send_ = true;
+    loop_.pause_recv(sock_);
+    flush();
+  }
+
+  void flush() {
+    if (sending_ || closing_) return;
+    if (out_.empty()) {
+      if (close_after_send_) close();
+      return;
+    }
+    sending_buf_.swap(out_);
+    out_.clear();
+    sending_ = true;
+    iovec iov{sending_buf_.data(), sending_buf_.size()};
+    loop_.send(sock_, &iov, 1);
+  }
+
+  void close() {
+    if (closing_) return;
+    closing_ = true;
+    loop_.cancel_timer(&timer_);
+    loop_.close(sock_);
+    sock_ = nullptr;
+    server_.release(this);
+  }
+
+  HttpServer& server_;
+  Loop& loop_;
+  Socket* sock_ = nullptr;
+  HttpParser parser_;
+  InputBuffer in_;
+  HttpHead head_;
+  std::string body_;
+  std::string out_;
+  std::string sending_buf_;
+  Timer timer_;
+  TimePoint deadline_;
+  bool sending_ = false;
+  bool closing_ = false;
+  bool close_after_send_ = false;
+  bool in_message_ = false;
+  bool head_done_ = false;
+  bool paused_ = false;
+};
+
+HttpServer::HttpServer(Loop& loop, HttpServerOptions options, HttpHandler handler)
+    : loop_(loop), options_(std::move(options)), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() {
+  if (listener_) loop_.close(listener_);
+  for (auto& c : all_) {
+    if (c) c->drain();
+  }
+}
+
+bool HttpServer::listen(const sockaddr* addr, socklen_t len, bool reuse_port, std::string* error) {
+  int fd = listen_tcp(addr, len, reuse_port, 4096, error);
+  if (fd < 0) return false;
+  port_ = local_port(fd);
+  listener_ = loop_.add(fd, this);
+  loop_.start_accept(listener_);
+  return true;
+}
+
+void HttpServer::on_accept(int fd) {
+  if (fd < 0) return;
+  if (draining_ || live_ >= options_.max_connections) {
+    ::close(fd);  // over the limit: refuse fast rather than queue unbounded state
+    return;
+  }
+  ++accepted_;
+  HttpServerConnection* c;
+  if (!free_.empty()) {
+    c = free_.back();
+    free_.pop_back();
+  } else {
+    all_.push_back(std::make_unique<HttpServerConnection>(*this));
+    c = all_.back().get();
+  }
+  ++live_;
+  c->open(fd);
+}
+
+void HttpServer::release(HttpServerConnection* c) {
+  --live_;
+  free_.push_back(c);
+}
+
+void HttpServer::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  if (listener_) {
+    loop_.close(listener_);
+    listener_ = nullptr;
+  }
+  // Copy: drain() may release connections into free_ while we iterate.
+  std::vector<HttpServerConnection*> live;
+  for (auto& c : all_) {
+    if (std::find(free_.begin(), free_.end(), c.get()) == free_.end()) live.push_back(c.get());
+  }
+  for (HttpServerConnection* c : live) c->drain();
+}
+
+}  // namespace ringway::net
