@@ -64,11 +64,11 @@ class HttpServerConnection final : public SocketHandler {
 
   void open(int fd) {
     parser_.reset();
-    in_.compact();
+    in_.reset_capacity(in_.capacity());  // drop bytes a previous (rejected) client left unread
     out_.clear();
     sending_buf_.clear();
     body_.clear();
-    sending_ = closing_ = close_after_send_ = in_message_ = paused_ = false;
+    sending_ = closing_ = close_after_send_ = in_message_ = head_done_ = paused_ = false;
     sock_ = loop_.add(fd, this);
     loop_.start_recv(sock_);
     set_deadline(server_.options_.idle_timeout);

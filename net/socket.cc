@@ -19,13 +19,20 @@ std::string addr_text(const sockaddr* addr) {
     auto* in = reinterpret_cast<const sockaddr_in*>(addr);
     inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
     port = ntohs(in->sin_port);
-    return std::string(ip) + ":" + std::to_string(port);
+    std::string out(ip);
+    out += ':';
+    out += std::to_string(port);
+    return out;
   }
   if (addr->sa_family == AF_INET6) {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
     inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
     port = ntohs(in6->sin6_port);
-    return "[" + std::string(ip) + "]:" + std::to_string(port);
+    std::string out = "[";
+    out += ip;
+    out += "]:";
+    out += std::to_string(port);
+    return out;
   }
   return "?";
 }

@@ -1,0 +1,191 @@
+// Config entry points: reading the file, the YAML syntax check, the top-level keys and
+// the checks that span sections (listener overlap). Sections live in config_parse_*.cc.
+#include "proxy/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "proxy/config_parse.h"
+
+namespace ringway::proxy {
+
+using config_parse::Field;
+using config_parse::Reader;
+
+namespace {
+
+// Two listeners collide when they share a port and one address covers the other.
+bool overlaps(const net::HostPort& a, const net::HostPort& b) {
+  if (a.port != b.port || a.port == 0) return false;
+  return a.host == b.host || net::is_wildcard_host(a.host) || net::is_wildcard_host(b.host);
+}
+
+void read_listen(Reader& r, const Field& f, std::vector<net::HostPort>* out) {
+  std::vector<Field> items;
+  if (!r.scalar_or_items(f, &items)) return;
+  if (items.empty()) {
+    r.error(f, "must list at least one address");
+    return;
+  }
+  out->clear();
+  for (const Field& item : items) {
+    net::HostPort hp;
+    if (!r.read_host_port(item, net::PortZero::kAllow, &hp)) continue;
+    auto clash = std::find_if(out->begin(), out->end(),
+                              [&](const net::HostPort& other) { return overlaps(hp, other); });
+    if (clash != out->end()) {
+      r.error(item, hp.to_string() + " overlaps " + clash->to_string());
+      continue;
+    }
+    out->push_back(std::move(hp));
+  }
+}
+
+void read_top_level(Reader& r, const Field& root, Config* config) {
+  Field upstreams;
+  Field routes;
+  Field admin_listen;
+  r.read_map(root, {
+      {"listen", [&](const Field& x) { read_listen(r, x, &config->listen); }},
+      {"admin",
+       [&](const Field& x) {
+         r.read_map(x, {{"listen", [&](const Field& y) {
+                           if (r.read_host_port(y, net::PortZero::kAllow, &config->admin_listen)) {
+                             admin_listen = y;
+                           }
+                         }}});
+       }},
+      {"workers", [&](const Field& x) { r.read_int(x, 0, 1024, &config->workers); }},
+      {"io",
+       [&](const Field& x) {
+         std::string text;
+         if (r.read_string(x, &text) && !net::parse_io_mode(text, &config->io)) {
+           r.error(x, "unknown io mode '" + text + "' (use auto, io_uring or epoll)");
+         }
+       }},
+      {"limits", [&](const Field& x) { config_parse::read_limits(r, x, &config->limits); }},
+      {"timeouts", [&](const Field& x) { config_parse::read_timeouts(r, x, &config->timeouts); }},
+      {"headers",
+       [&](const Field& x) {
+         config_parse::read_headers(r, x, &config->request_headers, &config->response_headers);
+       }},
+      {"upstreams", [&](const Field& x) { upstreams = x; }},
+      {"routes", [&](const Field& x) { routes = x; }},
+  });
+  // Upstreams first, whatever the key order in the file: routes refer to them by name.
+  if (!upstreams.path.empty()) config_parse::read_upstreams(r, upstreams, &config->upstreams);
+  if (!routes.path.empty()) {
+    config_parse::read_routes(r, routes, config->upstreams, &config->routes);
+  }
+  if (!admin_listen.path.empty()) {
+    for (const net::HostPort& hp : config->listen) {
+      if (overlaps(hp, config->admin_listen)) {
+        r.error(admin_listen, config->admin_listen.to_string() + " overlaps listen address " +
+                                  hp.to_string());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* balance_policy_name(BalancePolicy policy) {
+  switch (policy) {
+    case BalancePolicy::kP2C:
+      return "p2c";
+    case BalancePolicy::kLeastRequest:
+      return "least_request";
+    case BalancePolicy::kRoundRobin:
+      return "round_robin";
+  }
+  return "unknown";
+}
+
+bool parse_balance_policy(std::string_view text, BalancePolicy* out) {
+  for (BalancePolicy p :
+       {BalancePolicy::kP2C, BalancePolicy::kLeastRequest, BalancePolicy::kRoundRobin}) {
+    if (text == balance_policy_name(p)) {
+      *out = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::pair<std::string, std::string>> default_response_headers() {
+  return {{"X-Frame-Options", "DENY"},
+          {"X-Content-Type-Options", "nosniff"},
+          {"Referrer-Policy", "no-referrer"},
+          {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"}};
+}
+
+int Config::find_upstream(std::string_view name) const {
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    if (upstreams[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string ConfigError::to_string() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+std::shared_ptr<const Config> parse_config(std::string_view yaml_text, const std::string& file_name,
+                                           std::vector<ConfigError>* errors) {
+  Reader r(file_name);
+  auto config = std::make_shared<Config>();
+  config->source = file_name;
+  // yaml-cpp reports through exceptions; they stop here, so nothing past config loading
+  // ever sees one.
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
+    if (docs.size() > 1) {
+      r.error_at_mark(docs[1].Mark(), "only one YAML document is allowed per config file");
+    }
+    Field root;
+    if (!docs.empty()) root.value = docs[0];
+    read_top_level(r, root, config.get());
+  } catch (const YAML::Exception& e) {
+    r.error_at_mark(e.mark, "YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    r.error_at_mark(YAML::Mark::null_mark(), std::string("cannot parse: ") + e.what());
+  }
+  std::vector<ConfigError>& found = r.errors();
+  if (found.empty()) return config;
+  std::stable_sort(found.begin(), found.end(), [](const ConfigError& a, const ConfigError& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  errors->insert(errors->end(), found.begin(), found.end());
+  return nullptr;
+}
+
+std::shared_ptr<const Config> load_config_file(const std::string& path,
+                                               std::vector<ConfigError>* errors) {
+  auto fail = [&](int err) {
+    errors->push_back(ConfigError{path, 1, 1, std::string("cannot read: ") + strerror(err)});
+    return nullptr;
+  };
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno);
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      return fail(err);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return parse_config(text, path, errors);
+}
+
+}  // namespace ringway::proxy

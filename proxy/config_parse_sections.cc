@@ -1,0 +1,256 @@
+// Readers for the config sections that are not upstreams: limits, timeouts, header rules
+// and routes. Each validates as it reads and reports through the shared Reader.
+#include <algorithm>
+#include <cctype>
+#include <unordered_map>
+
+#include "proxy/config_parse.h"
+#include "proxy/target_path.h"
+
+namespace ringway::proxy::config_parse {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Fields the proxy itself controls (framing, hop-by-hop, RFC 9110 §7.6.1): a configured
+// value would corrupt the message or be stripped anyway.
+bool is_managed_header(std::string_view lower_name) {
+  static constexpr std::string_view kManaged[] = {
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding",
+      "te",         "trailer",    "upgrade",          "content-length"};
+  return std::find(std::begin(kManaged), std::end(kManaged), lower_name) != std::end(kManaged);
+}
+
+// RFC 9110 §5.5: a field value is visible characters, SP and HTAB; CR/LF/NUL would split or
+// truncate the header block (response splitting).
+bool has_control_char(std::string_view value) {
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
+  }
+  return false;
+}
+
+bool check_header_name(Reader& r, const Field& at, const std::string& list_path,
+                       const std::string& name) {
+  if (!is_token(name)) {
+    r.error_at_key(at, list_path + ": invalid header name '" + name +
+                           "' (must be an RFC 9110 token)");
+    return false;
+  }
+  return true;
+}
+
+void read_set(Reader& r, const Field& f, std::vector<std::pair<std::string, std::string>>* out) {
+  std::vector<Field> fields;
+  if (!r.entries(f, &fields)) return;
+  std::unordered_map<std::string, std::string> seen;  // lower-case name -> as written
+  for (const Field& field : fields) {
+    const std::string name = field.name();
+    if (!check_header_name(r, field, f.path, name)) continue;
+    const std::string key = lower(name);
+    if (is_managed_header(key)) {
+      r.error_at_key(field, f.path + ": header '" + name +
+                                "' is managed by the proxy and cannot be set");
+      continue;
+    }
+    if (auto [it, fresh] = seen.emplace(key, name); !fresh) {
+      r.error_at_key(field, f.path + ": duplicate header '" + name + "' (header names ignore case)");
+      continue;
+    }
+    if (field.is_null()) {
+      r.error(field, "expected a string value (use \"\" for an empty value)");
+      continue;
+    }
+    std::string value;
+    if (!r.read_string(field, &value)) continue;
+    if (has_control_char(value)) {
+      r.error(field, "header value must not contain CR, LF, NUL or other control characters");
+      continue;
+    }
+    if (!value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                           value.back() == ' ' || value.back() == '\t')) {
+      r.error(field, "header value must not start or end with whitespace");
+      continue;
+    }
+    out->emplace_back(name, std::move(value));
+  }
+}
+
+// `where` receives the field of each accepted name, for errors found later.
+void read_remove(Reader& r, const Field& f, bool request, std::vector<std::string>* out,
+                 std::vector<Field>* where) {
+  std::vector<Field> items;
+  if (!r.items(f, &items)) return;
+  for (const Field& item : items) {
+    std::string name;
+    if (!r.read_string(item, &name)) continue;
+    if (!is_token(name)) {
+      r.error(item, "invalid header name '" + name + "' (must be an RFC 9110 token)");
+      continue;
+    }
+    const std::string key = lower(name);
+    if (key == "content-length" || key == "transfer-encoding") {
+      r.error(item, "header '" + name + "' frames the message and cannot be removed");
+      continue;
+    }
+    if (request && key == "host") {
+      r.error(item, "header 'Host' is required in HTTP/1.1 requests and cannot be removed");
+      continue;
+    }
+    out->push_back(std::move(name));
+    where->push_back(item);
+  }
+}
+
+void read_rules(Reader& r, const Field& f, bool request, HeaderRules* out) {
+  bool set_given = false;
+  HeaderRules rules;
+  std::vector<Field> removed_at;
+  r.read_map(f, {
+                    {"set",
+                     [&](const Field& x) {
+                       set_given = true;
+                       read_set(r, x, &rules.set);
+                     }},
+                    {"remove",
+                     [&](const Field& x) {
+                       read_remove(r, x, request, &rules.remove, &removed_at);
+                     }},
+                });
+  // An explicit `set` replaces the defaults (the security headers on responses): merging
+  // would leave no way to drop one of them.
+  if (set_given) out->set = std::move(rules.set);
+  out->remove = std::move(rules.remove);
+  for (size_t i = 0; i < out->remove.size(); ++i) {
+    for (const auto& [name, value] : out->set) {
+      if (lower(name) == lower(out->remove[i])) {
+        r.error(removed_at[i], "header '" + out->remove[i] + "' is both set and removed" +
+                                   (set_given ? std::string()
+                                              : " (a default response header: list the ones "
+                                                "you want under headers.response.set)"));
+      }
+    }
+  }
+}
+
+// Returns: an error message for a route prefix, empty when it is usable.
+std::string check_prefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.front() != '/') return "must start with '/'";
+  if (prefix.find('?') != std::string::npos) {
+    return "must not contain '?' (routes match the path, not the query)";
+  }
+  std::string scratch;
+  std::string_view path;
+  std::string_view query;
+  if (normalize_target(prefix, scratch, &path, &query) != TargetStatus::kOk) {
+    return "'" + prefix + "' is not a valid path (spaces, control characters, '#' or bad %-escapes)";
+  }
+  if (path != prefix) {
+    return "'" + prefix + "' is not normalized (requests are matched after normalization, as '" +
+           std::string(path) + "')";
+  }
+  return {};
+}
+
+}  // namespace
+
+void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
+  r.read_map(f, {
+      {"max_connections", [&](const Field& x) { r.read_int(x, 1, 10000000, &out->max_connections); }},
+      {"max_header_bytes", [&](const Field& x) { r.read_int(x, 1024, 1048576, &out->max_header_bytes); }},
+      {"max_headers", [&](const Field& x) { r.read_int(x, 1, 10000, &out->max_headers); }},
+      {"max_body_bytes", [&](const Field& x) { r.read_int(x, 0, int64_t{1} << 40, &out->max_body_bytes); }},
+  });
+}
+
+void read_timeouts(Reader& r, const Field& f, TimeoutsConfig* out) {
+  auto positive = [&](Millis* slot) {
+    return [&r, slot](const Field& x) { r.read_duration(x, 1, kMaxDuration, slot); };
+  };
+  r.read_map(f, {
+      {"client_header", positive(&out->client_header)},
+      {"client_idle", positive(&out->client_idle)},
+      {"upstream_connect", positive(&out->upstream_connect)},
+      {"upstream_response", positive(&out->upstream_response)},
+      {"drain", [&](const Field& x) { r.read_duration(x, 0, kMaxDuration, &out->drain); }},
+  });
+}
+
+void read_headers(Reader& r, const Field& f, HeaderRules* request, HeaderRules* response) {
+  r.read_map(f, {
+                    {"request", [&](const Field& x) { read_rules(r, x, true, request); }},
+                    {"response", [&](const Field& x) { read_rules(r, x, false, response); }},
+                });
+}
+
+void read_routes(Reader& r, const Field& f, const std::vector<UpstreamConfig>& upstreams,
+                 std::vector<RouteConfig>* out) {
+  std::vector<Field> items;
+  if (!r.items(f, &items)) return;
+  std::unordered_map<std::string, std::string> prefixes;  // prefix -> path of first route
+  for (const Field& item : items) {
+    RouteConfig route;
+    bool has_prefix = false;
+    bool has_upstream = false;
+    bool ok = true;
+    Field upstream_field;
+    r.read_map(item, {
+        {"prefix",
+         [&](const Field& x) {
+           has_prefix = true;
+           if (!r.read_string(x, &route.prefix)) {
+             ok = false;
+           } else if (std::string why = check_prefix(route.prefix); !why.empty()) {
+             r.error(x, why);
+             ok = false;
+           } else if (auto [it, fresh] = prefixes.emplace(route.prefix, item.path); !fresh) {
+             r.error(x, "duplicate prefix '" + route.prefix + "' (first in " + it->second + ")");
+             ok = false;
+           }
+         }},
+        {"upstream",
+         [&](const Field& x) {
+           has_upstream = true;
+           upstream_field = x;
+           ok = r.read_string(x, &route.upstream) && ok;
+         }},
+        {"strip_prefix", [&](const Field& x) { ok = r.read_bool(x, &route.strip_prefix) && ok; }},
+    });
+    if (!item.value.IsDefined() || !item.value.IsMap()) {
+      if (item.is_null()) r.error(item, "expected a mapping, got nothing");
+      continue;
+    }
+    for (auto [present, key] : {std::pair{has_prefix, "prefix"}, {has_upstream, "upstream"}}) {
+      if (!present) {
+        r.error(item, std::string("missing required key '") + key + "'");
+        ok = false;
+      }
+    }
+    if (has_upstream && !route.upstream.empty()) {
+      auto it = std::find_if(upstreams.begin(), upstreams.end(),
+                             [&](const UpstreamConfig& u) { return u.name == route.upstream; });
+      if (it == upstreams.end()) {
+        std::vector<std::string_view> names;
+        for (const UpstreamConfig& u : upstreams) names.push_back(u.name);
+        std::string message = "unknown upstream '" + route.upstream + "'";
+        if (std::string near = closest_match(route.upstream, names); !near.empty()) {
+          message += " (did you mean '" + near + "'?)";
+        }
+        r.error(upstream_field, message);
+        ok = false;
+      } else {
+        route.upstream_index = static_cast<size_t>(it - upstreams.begin());
+      }
+    } else if (has_upstream && upstream_field.value.IsScalar()) {
+      r.error(upstream_field, "must name an upstream");
+      ok = false;
+    }
+    if (ok) out->push_back(std::move(route));
+  }
+}
+
+}  // namespace ringway::proxy::config_parse

@@ -1,0 +1,100 @@
+// ringway: command line, --check-config, --healthcheck, and the signal loop (HUP reload,
+// TERM/INT graceful drain) around ProxyServer.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "net/http_fetch.h"
+#include "net/log.h"
+#include "net/worker_pool.h"
+#include "proxy/config.h"
+#include "proxy/proxy_server.h"
+
+#ifndef RINGWAY_VERSION
+#define RINGWAY_VERSION "dev"
+#endif
+
+namespace {
+
+using ringway::proxy::Config;
+using ringway::proxy::ConfigError;
+
+int check_config(const std::string& path) {
+  std::vector<ConfigError> errors;
+  if (ringway::proxy::load_config_file(path, &errors)) {
+    std::printf("%s: ok\n", path.c_str());
+    return 0;
+  }
+  for (const ConfigError& e : errors) std::printf("%s\n", e.to_string().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringway: HTTP/1.1 reverse proxy on io_uring (epoll fallback)"};
+  std::string config_path, check_path, io, healthcheck_url;
+  int workers = -1;
+  bool version = false;
+  app.add_option("--config", config_path, "YAML configuration file");
+  app.add_option("--check-config", check_path, "validate FILE, print 'FILE: ok' or its errors, exit");
+  app.add_option("--io", io, "override io: auto | io_uring | epoll");
+  app.add_option("--workers", workers, "override workers (0 = one per core)");
+  app.add_option("--healthcheck", healthcheck_url,
+                 "client mode: exit 0 if URL answers 200 within 2 s, else 1");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (version) {
+    std::printf("ringway %s\n", RINGWAY_VERSION);
+    return 0;
+  }
+  if (!healthcheck_url.empty()) return ringway::net::run_healthcheck(healthcheck_url);
+  if (!check_path.empty()) return check_config(check_path);
+  if (config_path.empty()) {
+    std::fprintf(stderr, "ringway: --config FILE is required (see --help)\n");
+    return 2;
+  }
+  ringway::net::IoMode io_mode{};
+  if (!io.empty() && !ringway::net::parse_io_mode(io, &io_mode)) {
+    std::fprintf(stderr, "ringway: --io must be auto, io_uring or epoll (got '%s')\n", io.c_str());
+    return 2;
+  }
+  if (workers < -1 || workers > 1024) {
+    std::fprintf(stderr, "ringway: --workers must be 0..1024\n");
+    return 2;
+  }
+  auto overrides = [io, io_mode, workers](Config& c) {
+    if (!io.empty()) c.io = io_mode;
+    if (workers >= 0) c.workers = workers;
+  };
+
+  std::vector<ConfigError> errors;
+  std::shared_ptr<const Config> loaded = ringway::proxy::load_config_file(config_path, &errors);
+  if (!loaded) {
+    for (const ConfigError& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    return 1;
+  }
+  auto config = std::make_shared<Config>(*loaded);
+  overrides(*config);
+
+  ringway::net::block_process_signals();
+  ringway::proxy::ProxyServer server(config_path, config, overrides);
+  std::string error;
+  if (!server.start(&error)) {
+    ringway::net::log_error("ringway: " + error);
+    return 1;
+  }
+  for (;;) {
+    int sig = ringway::net::wait_for_signal(1000);
+    if (sig == SIGHUP) {
+      server.reload();
+    } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+      break;
+    }
+  }
+  server.drain_and_stop();
+  return 0;
+}

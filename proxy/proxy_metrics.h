@@ -1,0 +1,31 @@
+// The ringway_* metric families of the contract, registered once per process. Workers keep
+// cached handles (see WorkerMetrics) so the request path never takes a family lock.
+#pragma once
+
+#include <string>
+
+#include "metrics/registry.h"
+
+namespace ringway::proxy {
+
+struct ProxyMetrics {
+  explicit ProxyMetrics(metrics::Registry& registry);
+
+  metrics::Registry& registry;
+  metrics::CounterFamily& http_requests;          // {route,code}
+  metrics::HistogramFamily& http_duration;        // {route}
+  metrics::CounterFamily& upstream_requests;      // {upstream,server,code}
+  metrics::HistogramFamily& upstream_duration;    // {upstream}
+  metrics::GaugeFamily& server_healthy;           // {upstream,server}
+  metrics::CounterFamily& health_checks;          // {upstream,server,result}
+  metrics::CounterFamily& ejections;              // {upstream,server}
+  metrics::CounterFamily& retries;                // {upstream}
+  metrics::GaugeFamily& panic;                    // {upstream}: 1 while serving from all servers
+  metrics::CounterFamily& errors;                 // {source,reason}: every proxy-generated error
+  metrics::Gauge connections_active;
+  metrics::Counter connections_accepted;
+  metrics::CounterFamily& config_reloads;         // {result}
+  metrics::GaugeFamily& build_info;               // {version,io,io_fallback_reason}
+};
+
+}  // namespace ringway::proxy

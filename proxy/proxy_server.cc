@@ -1,0 +1,214 @@
+// Process orchestration for ringway: start-up order, reload and drain.
+#include "proxy/proxy_server.h"
+
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <condition_variable>
+
+#include "net/log.h"
+#include "net/socket.h"
+#include "proxy/admin.h"
+
+#ifndef RINGWAY_VERSION
+#define RINGWAY_VERSION "dev"
+#endif
+
+namespace ringway::proxy {
+namespace {
+
+size_t effective_workers(const Config& c) {
+  return c.workers == 0 ? net::cpu_count() : static_cast<size_t>(c.workers);
+}
+
+// Waits up to `timeout_ms` for `done` to reach `want`.
+bool wait_count(std::atomic<size_t>& done, size_t want, int timeout_ms) {
+  for (int waited = 0; done.load() < want; ++waited) {
+    if (waited >= timeout_ms) return false;
+    usleep(1000);
+  }
+  return true;
+}
+
+}  // namespace
+
+ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const Config> config,
+                         Overrides overrides)
+    : config_path_(std::move(config_path)),
+      overrides_(std::move(overrides)),
+      config_(std::move(config)),
+      worker_count_(effective_workers(*config_)),
+      registry_(worker_count_),
+      metrics_(registry_) {
+  registry_.enable_process_metrics();
+  health_ = std::make_unique<HealthChecker>(metrics_,
+                                            [this](HealthSnapshotPtr s) { publish_health(std::move(s)); });
+}
+
+ProxyServer::~ProxyServer() {
+  admin_.reset();
+  if (health_) health_->stop();
+  // Workers belong to their loop threads: destroy them there before the loops stop.
+  std::atomic<size_t> done{0};
+  pool_.post_all([&](size_t i, net::Loop&) {
+    workers_[i].reset();
+    ++done;
+  });
+  wait_count(done, pool_.size(), 2000);
+  pool_.stop();
+  pool_.join();
+}
+
+std::shared_ptr<const Config> ProxyServer::config() const {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  return config_;
+}
+
+void ProxyServer::publish_health(HealthSnapshotPtr snapshot) {
+  if (!workers_ready_.load()) return;  // workers read current() when they start
+  pool_.post_all([this, snapshot](size_t i, net::Loop&) {
+    if (workers_[i]) workers_[i]->apply_health(snapshot);
+  });
+}
+
+bool ProxyServer::start(std::string* error) {
+  std::shared_ptr<const Config> cfg = config();
+  if (!health_->start(cfg, cfg->io, error)) return false;
+
+  std::vector<net::ResolvedAddress> listen_addrs;
+  for (const net::HostPort& hp : cfg->listen) {
+    std::vector<net::ResolvedAddress> addrs;
+    if (!net::resolve(hp, &addrs, error)) {
+      *error = "listen " + hp.to_string() + ": " + *error;
+      return false;
+    }
+    listen_addrs.push_back(addrs.front());
+  }
+  net::LoopOptions options;
+  options.mode = cfg->io;
+  workers_.resize(worker_count_);
+  auto setup = [&](size_t i, net::Loop& loop, std::string* err) {
+    workers_[i] = std::make_unique<Worker>(i, loop, metrics_);
+    workers_[i]->apply(cfg, health_->current());
+    return workers_[i]->listen(listen_addrs, err);
+  };
+  // Port 0 ("any free port", used by tests) must resolve to one port shared by all
+  // workers: bind a probe listener first and reuse its port.
+  for (net::ResolvedAddress& a : listen_addrs) {
+    in_port_t* port = a.family() == AF_INET6
+                          ? &reinterpret_cast<sockaddr_in6*>(&a.addr)->sin6_port
+                          : &reinterpret_cast<sockaddr_in*>(&a.addr)->sin_port;
+    if (*port != 0) continue;
+    int fd = net::listen_tcp(reinterpret_cast<sockaddr*>(&a.addr), a.len, true, 1, error);
+    if (fd < 0) return false;
+    *port = htons(static_cast<uint16_t>(net::local_port(fd)));
+    ::close(fd);
+  }
+  if (!pool_.start(worker_count_, options, setup, error)) return false;
+  workers_ready_ = true;
+  // A health change during start-up was published before workers listened for it.
+  publish_health(health_->current());
+
+  for (const net::ResolvedAddress& a : listen_addrs) {
+    net::log_info("listening on " + a.to_string() + " (proxy)");
+  }
+  std::string io = "io=" + pool_.backend();
+  if (!pool_.fallback_reason().empty()) io += " (fell back from io_uring: " + pool_.fallback_reason() + ")";
+  net::log_info("ringway " RINGWAY_VERSION " started: " + std::to_string(worker_count_) +
+                " worker(s), " + io + ", config " + cfg->source);
+  metrics_.build_info.with({RINGWAY_VERSION, pool_.backend(), pool_.fallback_reason()}).set(1);
+
+  admin_ = std::make_unique<AdminServer>(*this);
+  if (!admin_->start(cfg->admin_listen, cfg->io, error)) return false;
+  ready_ = true;
+  return true;
+}
+
+bool ProxyServer::reload() {
+  std::vector<ConfigError> errors;
+  std::shared_ptr<const Config> next = load_config_file(config_path_, &errors);
+  if (next && overrides_) {
+    auto copy = std::make_shared<Config>(*next);
+    overrides_(*copy);
+    next = std::move(copy);
+  }
+  if (!next) {
+    for (const ConfigError& e : errors) net::log_error("reload rejected: " + e.to_string());
+    net::log_error("reload failed: keeping the running configuration");
+    metrics_.config_reloads.with({"error"}).inc_shared();
+    return false;
+  }
+  std::shared_ptr<const Config> old = config();
+  if (next->listen != old->listen || next->admin_listen != old->admin_listen ||
+      effective_workers(*next) != worker_count_ || next->io != old->io) {
+    net::log_warn("reload: listen, admin.listen, workers and io changes take effect at restart");
+  }
+  health_->update_config(next);
+  HealthSnapshotPtr snapshot = health_->current();
+  pool_.post_all([this, next, snapshot](size_t i, net::Loop&) {
+    if (workers_[i]) workers_[i]->apply(next, snapshot);
+  });
+  {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    config_ = next;
+  }
+  metrics_.config_reloads.with({"success"}).inc_shared();
+  net::log_info("reloaded configuration from " + config_path_);
+  return true;
+}
+
+void ProxyServer::drain_and_stop() {
+  draining_ = true;
+  ready_ = false;
+  const net::Millis budget = config()->timeouts.drain;
+  net::log_info("draining: stop accepting, finishing in-flight requests (up to " +
+                std::to_string(budget) + " ms)");
+  std::atomic<size_t> done{0};
+  pool_.post_all([&](size_t i, net::Loop&) {
+    workers_[i]->begin_drain();
+    ++done;
+  });
+  wait_count(done, pool_.size(), 2000);
+  const net::TimePoint deadline = net::Clock::now() + budget;
+  size_t live = 0;
+  do {
+    std::atomic<size_t> count{0};
+    std::atomic<size_t> answered{0};
+    pool_.post_all([&](size_t i, net::Loop&) {
+      count += workers_[i]->active_connections();
+      ++answered;
+    });
+    wait_count(answered, pool_.size(), 1000);
+    live = count.load();
+    if (live == 0) break;
+    usleep(20000);
+  } while (net::Clock::now() < deadline);
+  if (live > 0) net::log_warn("drain timeout: closing " + std::to_string(live) + " connection(s)");
+  net::log_info("stopped");
+}
+
+std::vector<std::vector<ServerStatus>> ProxyServer::collect_server_status() {
+  const size_t n = pool_.size();
+  auto results = std::make_shared<std::vector<std::vector<ServerStatus>>>(n);
+  auto done = std::make_shared<std::atomic<size_t>>(0);
+  pool_.post_all([this, results, done](size_t i, net::Loop&) {
+    if (workers_[i]) (*results)[i] = workers_[i]->server_status();
+    ++*done;
+  });
+  wait_count(*done, n, 1000);
+  return *results;
+}
+
+bool ProxyServer::on_worker0(const std::function<void(Worker&)>& fn) {
+  auto done = std::make_shared<std::atomic<size_t>>(0);
+  auto task = std::make_shared<std::function<void(Worker&)>>(fn);
+  pool_.post_all([this, done, task](size_t i, net::Loop&) {
+    if (i == 0 && workers_[0]) (*task)(*workers_[0]);
+    if (i == 0) ++*done;
+  });
+  return wait_count(*done, 1, 1000);
+}
+
+int ProxyServer::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+}  // namespace ringway::proxy

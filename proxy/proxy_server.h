@@ -1,0 +1,72 @@
+// The running proxy process: worker pool, health checker, admin listener, hot reload and
+// graceful drain. main.cc only parses the command line and drives this.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "metrics/registry.h"
+#include "net/worker_pool.h"
+#include "proxy/config.h"
+#include "proxy/health_checker.h"
+#include "proxy/proxy_metrics.h"
+#include "proxy/worker.h"
+
+namespace ringway::proxy {
+
+class AdminServer;
+
+class ProxyServer {
+ public:
+  // `overrides` (command-line --io/--workers) are applied to every config read, reloads too.
+  using Overrides = std::function<void(Config&)>;
+  ProxyServer(std::string config_path, std::shared_ptr<const Config> config, Overrides overrides);
+  ~ProxyServer();
+
+  // Starts health checks, workers and the admin listener. Returns: false with *error.
+  bool start(std::string* error);
+  // SIGHUP: re-reads the config file; on errors keeps the old config and logs them.
+  // Returns: true when the new config is active.
+  bool reload();
+  // SIGTERM: stops accepting, lets in-flight requests finish up to timeouts.drain, stops.
+  void drain_and_stop();
+
+  // For the admin endpoints (any thread).
+  std::shared_ptr<const Config> config() const;
+  HealthSnapshotPtr health() const { return health_->current(); }
+  bool ready() const { return ready_.load(); }
+  bool draining() const { return draining_.load(); }
+  const std::string& io_backend() const { return pool_.backend(); }
+  const std::string& io_fallback_reason() const { return pool_.fallback_reason(); }
+  metrics::Registry& registry() { return registry_; }
+  // Runs fn on every worker thread, waits (up to 1 s) and returns their results in order.
+  std::vector<std::vector<ServerStatus>> collect_server_status();
+  // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.
+  bool on_worker0(const std::function<void(Worker&)>& fn);
+  size_t workers() const { return workers_.size(); }
+  int admin_port() const;
+
+ private:
+  void publish_health(HealthSnapshotPtr snapshot);
+
+  std::string config_path_;
+  Overrides overrides_;
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const Config> config_;
+  size_t worker_count_;
+  metrics::Registry registry_;
+  ProxyMetrics metrics_;
+  std::unique_ptr<HealthChecker> health_;
+  net::WorkerPool pool_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> workers_ready_{false};
+  std::unique_ptr<AdminServer> admin_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace ringway::proxy

@@ -1,0 +1,186 @@
+// Worker: accepts client connections, owns their state and the per-upstream runtime, and
+// switches config/health snapshots between requests.
+#include "proxy/worker.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "net/socket.h"
+#include "proxy/proxy_connection.h"
+#include "proxy/proxy_metrics.h"
+
+namespace ringway::proxy {
+
+Worker::Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics)
+    : index_(index), loop_(loop), metrics_(metrics) {
+  if (getrandom(rng_, sizeof rng_, 0) != sizeof rng_) {
+    rng_[0] = 0x243f6a8885a308d3ull ^ index;
+    rng_[1] = 0x13198a2e03707344ull;
+  }
+}
+
+Worker::~Worker() {
+  for (net::Socket* l : listeners_) loop_.close(l);
+  // Connections close their sockets in their destructors.
+  all_.clear();
+  upstreams_.clear();
+}
+
+bool Worker::listen(const std::vector<net::ResolvedAddress>& addrs, std::string* error) {
+  for (const net::ResolvedAddress& a : addrs) {
+    int fd = net::listen_tcp(reinterpret_cast<const sockaddr*>(&a.addr), a.len, true, 4096, error);
+    if (fd < 0) return false;
+    net::Socket* s = loop_.add(fd, this);
+    loop_.start_accept(s);
+    listeners_.push_back(s);
+  }
+  return true;
+}
+
+void Worker::rebuild(std::shared_ptr<const Config> config) {
+  auto wc = std::make_shared<WorkerConfig>(WorkerConfig{config, Router(config->routes), {}, {}});
+  // Upstream runtimes are matched by name so pools, EWMA and ejections survive a reload.
+  std::vector<std::shared_ptr<UpstreamRuntime>> next;
+  for (size_t i = 0; i < config->upstreams.size(); ++i) {
+    const UpstreamConfig& uc = config->upstreams[i];
+    std::shared_ptr<UpstreamRuntime> rt;
+    for (auto& old : upstreams_) {
+      if (old && old->name() == uc.name) rt = old;
+    }
+    if (!rt) rt = std::make_shared<UpstreamRuntime>(uc, metrics_, index_);
+    UpstreamMembers members;
+    if (health_ && i < health_->upstreams.size()) members = health_->upstreams[i];
+    rt->apply(uc, members);
+    next.push_back(std::move(rt));
+  }
+  for (auto& old : upstreams_) {
+    if (std::find(next.begin(), next.end(), old) == next.end()) {
+      // Upstream gone from the config: idle connections close; in-flight requests finish.
+      UpstreamMembers none;
+      old->apply(old->config(), none);
+    }
+  }
+  upstreams_ = std::move(next);
+  for (const RouteConfig& r : config->routes) {
+    RouteRuntime rr;
+    rr.config = &r;
+    rr.upstream = upstreams_[r.upstream_index];
+    rr.duration = metrics_.http_duration.with({r.prefix});
+    wc->routes.push_back(std::move(rr));
+  }
+  wc->no_route.duration = metrics_.http_duration.with({"none"});
+  current_ = std::move(wc);
+}
+
+void Worker::apply(std::shared_ptr<const Config> config, HealthSnapshotPtr health) {
+  if (health) health_ = std::move(health);
+  rebuild(std::move(config));
+}
+
+void Worker::apply_health(HealthSnapshotPtr health) {
+  health_ = std::move(health);
+  const Config& cfg = *current_->config;
+  for (size_t i = 0; i < upstreams_.size() && i < cfg.upstreams.size(); ++i) {
+    UpstreamMembers members;
+    if (i < health_->upstreams.size()) members = health_->upstreams[i];
+    upstreams_[i]->apply(cfg.upstreams[i], members);
+  }
+}
+
+void Worker::begin_drain() {
+  draining_ = true;
+  for (net::Socket* l : listeners_) loop_.close(l);
+  listeners_.clear();
+  std::vector<ProxyConnection*> live;
+  for (auto& c : all_) {
+    if (std::find(free_.begin(), free_.end(), c.get()) == free_.end()) live.push_back(c.get());
+  }
+  for (ProxyConnection* c : live) c->drain();
+}
+
+void Worker::on_accept(int fd) {
+  if (fd < 0) return;
+  if (draining_ || live_ >= current_->config->limits.max_connections) {
+    ::close(fd);  // over max_connections: refuse at once instead of queueing state
+    return;
+  }
+  metrics_.connections_accepted.inc(index_);
+  metrics_.connections_active.add(index_, 1);
+  ProxyConnection* c;
+  if (!free_.empty()) {
+    c = free_.back();
+    free_.pop_back();
+  } else {
+    all_.push_back(std::make_unique<ProxyConnection>(*this));
+    c = all_.back().get();
+  }
+  ++live_;
+  c->open(fd);
+}
+
+void Worker::release(ProxyConnection* c) {
+  --live_;
+  metrics_.connections_active.add(index_, -1);
+  free_.push_back(c);
+}
+
+void Worker::new_request_id(char out[32]) {
+  // xorshift128+: two 64-bit words per id, no syscall, unique enough for tracing.
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int half = 0; half < 2; ++half) {
+    uint64_t s1 = rng_[0];
+    const uint64_t s0 = rng_[1];
+    rng_[0] = s0;
+    s1 ^= s1 << 23;
+    rng_[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    uint64_t v = rng_[1] + s0;
+    for (int i = 0; i < 16; ++i) {
+      out[half * 16 + i] = kHex[v & 0xf];
+      v >>= 4;
+    }
+  }
+}
+
+metrics::Counter& Worker::route_code(RouteRuntime& route, int status) {
+  if (route.codes.empty()) route.codes.resize(600);
+  size_t i = (status >= 100 && status < 600) ? static_cast<size_t>(status) : 0;
+  metrics::Counter& c = route.codes[i];
+  if (!c) {
+    const std::string label = route.config ? route.config->prefix : std::string("none");
+    c = metrics_.http_requests.with({label, std::to_string(status)});
+  }
+  return c;
+}
+
+metrics::Counter& Worker::server_code(const std::string& upstream, ServerRuntime& server, int status) {
+  if (server.code_counters.empty()) server.code_counters.resize(600);
+  size_t i = (status >= 100 && status < 600) ? static_cast<size_t>(status) : 0;
+  metrics::Counter& c = server.code_counters[i];
+  if (!c) c = metrics_.upstream_requests.with({upstream, server.address.label, std::to_string(status)});
+  return c;
+}
+
+std::vector<ServerStatus> Worker::server_status() const {
+  std::vector<ServerStatus> out;
+  const net::TimePoint now = loop_.now();
+  for (const auto& u : upstreams_) {
+    for (const auto& s : u->servers()) {
+      ServerStatus st;
+      st.upstream = u->name();
+      st.server = s->address.label;
+      st.in_flight = s->in_flight;
+      st.ewma_ms = s->ewma_ms;
+      st.ejected = s->ejected(now);
+      st.ejected_for_ms = st.ejected ? s->ejected_until - now : 0;
+      st.ejections = s->ejections;
+      st.idle_connections = s->idle.size();
+      st.last_error = s->last_error;
+      out.push_back(std::move(st));
+    }
+  }
+  return out;
+}
+
+}  // namespace ringway::proxy
