@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "net/http_date.h"
 #include "net/http_writer.h"
 #include "net/socket.h"
 #include "proxy/proxy_metrics.h"
@@ -360,6 +361,12 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   body += "\",\"request_id\":\"";
   body += id;
   body += "\"}\n";
+  if (!req_done_ && phase_ == Phase::kForward && parser_.head().framing == net::BodyFraming::kNone) {
+    // A bodiless request answered at its head: take its (already consumed) end so the
+    // connection stays usable for the next request.
+    net::HttpParser::Step st = parser_.parse(in_.data(), 0);
+    if (st.event == net::HttpParser::Event::kMessageEnd) req_done_ = true;
+  }
   // Client errors that leave the stream position unknown, and any unread request body,
   // mean this connection cannot carry another request.
   if (status == 400 || status == 408 || status == 413 || status == 431 || status == 405 || !req_done_) {
@@ -367,6 +374,7 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   }
   std::string& out = client_out_;
   net::write_status_line(out, status);
+  net::write_header(out, "Date", net::http_date_now());
   net::write_header(out, "Content-Type", "application/json");
   net::write_content_length(out, body.size());
   net::write_header(out, "X-Request-Id", id);
