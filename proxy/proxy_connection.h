@@ -67,6 +67,7 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents {
   bool can_retry(bool connect_phase) const;
   void drop_upstream(bool reusable);
   void on_upstream_timer();
+  void set_upstream_deadline(net::Millis after);
   void tunnel_client_bytes(const char* data, size_t len);
 
   Worker& worker_;
@@ -79,6 +80,8 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents {
   net::Timer client_timer_;
   net::TimePoint client_deadline_;
   net::Timer upstream_timer_;
+  net::TimePoint upstream_deadline_;
+  bool upstream_deadline_active_ = false;
   bool client_paused_ = false;
   bool client_eof_ = false;
   bool close_after_response_ = false;

@@ -41,7 +41,7 @@ void ProxyConnection::pick_and_connect(const ServerRuntime* exclude) {
   up_ = std::move(conn);
   up_->attach(this);
   up_connecting_ = true;
-  loop_.add_timer(&upstream_timer_, config_->config->timeouts.upstream_connect);
+  set_upstream_deadline(config_->config->timeouts.upstream_connect);
 }
 
 void ProxyConnection::use_connection(std::unique_ptr<UpstreamConnection> conn) {
@@ -55,7 +55,7 @@ void ProxyConnection::use_connection(std::unique_ptr<UpstreamConnection> conn) {
 
 void ProxyConnection::on_upstream_connected(int res) {
   up_connecting_ = false;
-  loop_.cancel_timer(&upstream_timer_);
+  upstream_deadline_active_ = false;
   if (res < 0) {
     upstream_failed(std::string("connect: ") + strerror(-res), true, false);
     return;
@@ -85,7 +85,7 @@ void ProxyConnection::send_upstream() {
   if (n == 0) return;
   up_sending_ = true;
   loop_.send(up_->socket(), iov, n);
-  loop_.add_timer(&upstream_timer_, config_->config->timeouts.upstream_response);
+  set_upstream_deadline(config_->config->timeouts.upstream_response);
 }
 
 void ProxyConnection::on_upstream_sent(ssize_t res) {
@@ -117,7 +117,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
   if (phase_ == Phase::kTunnel) {
     client_out_.append(data, len);
   } else {
-    loop_.add_timer(&upstream_timer_, config_->config->timeouts.upstream_response);
+    set_upstream_deadline(config_->config->timeouts.upstream_response);
     process_upstream_input(data, len);
     if (phase_ == Phase::kClosed) return;
   }
@@ -214,7 +214,7 @@ void ProxyConnection::finish_response() {
   if (parser.upgraded() && status_ == 101) {
     // WebSocket and friends: from here on bytes flow unchanged both ways.
     phase_ = Phase::kTunnel;
-    loop_.cancel_timer(&upstream_timer_);
+    upstream_deadline_active_ = false;
     if (up_in_.size() > 0) client_out_.append(up_in_.data(), up_in_.size());
     up_in_.consume(up_in_.size());
     up_in_.compact();
@@ -239,7 +239,7 @@ void ProxyConnection::finish_response() {
 }
 
 void ProxyConnection::drop_upstream(bool reusable) {
-  loop_.cancel_timer(&upstream_timer_);
+  upstream_deadline_active_ = false;
   if (in_flight_counted_ && server_) {
     --server_->in_flight;
     in_flight_counted_ = false;
@@ -327,8 +327,23 @@ void ProxyConnection::on_upstream_end(int err) {
                   false, false);
 }
 
+void ProxyConnection::set_upstream_deadline(net::Millis after) {
+  upstream_deadline_ = loop_.now() + after;
+  upstream_deadline_active_ = true;
+  // Lazy timer: the heap entry moves only when the deadline gets earlier; a later deadline
+  // is noticed when the timer fires. Saves heap work on every request of a busy connection.
+  if (!upstream_timer_.armed() || upstream_deadline_ < upstream_timer_.deadline()) {
+    loop_.add_timer(&upstream_timer_, after);
+  }
+}
+
 void ProxyConnection::on_upstream_timer() {
-  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed || !upstream_deadline_active_) return;
+  if (loop_.now() < upstream_deadline_) {
+    loop_.add_timer(&upstream_timer_, upstream_deadline_ - loop_.now());
+    return;
+  }
+  upstream_deadline_active_ = false;
   if (up_connecting_) {
     upstream_failed("connect timeout after " +
                         std::to_string(config_->config->timeouts.upstream_connect) + " ms",
