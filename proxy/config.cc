@@ -4,10 +4,12 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 #include "proxy/config_parse.h"
 
@@ -91,6 +93,48 @@ void read_top_level(Reader& r, const Field& root, Config* config) {
   }
 }
 
+// Records where each document starts; every other event is ignored.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7 neither rejects nor skips a stray top-level ',' (or similar token): it
+// yields an empty document at the same position forever (YAML::LoadAll then exhausts
+// memory, YAML::Load silently returns null). So documents are counted first, by events,
+// stopping at the third. Returns: false when the text is unusable (error recorded).
+bool check_documents(Reader& r, const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts docs;
+  while (docs.starts.size() < 3 && parser.HandleNextDocument(docs)) {
+    const size_t n = docs.starts.size();
+    if (n >= 2 && docs.starts[n - 1].pos == docs.starts[n - 2].pos) {
+      const YAML::Mark& at = docs.starts[n - 1];
+      const size_t pos = static_cast<size_t>(at.pos);
+      const std::string what = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "end of file";
+      r.error_at_mark(at, "YAML syntax error: unexpected " + what);
+      return false;
+    }
+  }
+  if (docs.starts.size() > 1) {
+    r.error_at_mark(docs.starts[1], "only one YAML document is allowed per config file");
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* balance_policy_name(BalancePolicy policy) {
@@ -142,13 +186,12 @@ std::shared_ptr<const Config> parse_config(std::string_view yaml_text, const std
   // yaml-cpp reports through exceptions; they stop here, so nothing past config loading
   // ever sees one.
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-    if (docs.size() > 1) {
-      r.error_at_mark(docs[1].Mark(), "only one YAML document is allowed per config file");
+    const std::string text(yaml_text);
+    if (check_documents(r, text)) {
+      Field root;
+      root.value = YAML::Load(text);  // the first document only
+      read_top_level(r, root, config.get());
     }
-    Field root;
-    if (!docs.empty()) root.value = docs[0];
-    read_top_level(r, root, config.get());
   } catch (const YAML::Exception& e) {
     r.error_at_mark(e.mark, "YAML syntax error: " + e.msg);
   } catch (const std::exception& e) {

@@ -14,17 +14,6 @@
 namespace ringway::proxy {
 namespace {
 
-using Resolved = std::vector<std::vector<ResolveOutcome>>;  // [upstream][configured server]
-
-Resolved resolve_config(const Config& config) {
-  Resolved out;
-  for (const UpstreamConfig& u : config.upstreams) {
-    std::vector<ResolveOutcome>& v = out.emplace_back();
-    for (const net::HostPort& hp : u.servers) v.push_back(resolve_outcome(hp));
-  }
-  return out;
-}
-
 // Coalesces per-probe last_check updates into one current() refresh (not a publish).
 constexpr net::Millis kStatusRefresh = 100;
 
@@ -34,8 +23,8 @@ class HealthChecker::Engine {
  public:
   Engine(HealthChecker& owner, net::Loop& loop);
   ~Engine();
-  // Switches to `config`; resolved[i][j] is the fresh resolution of upstream i's server j.
-  void apply(std::shared_ptr<const Config> config, Resolved resolved);
+  // Switches to `config`, whose servers were just resolved.
+  void apply(std::shared_ptr<const Config> config, ResolvedConfig resolved);
 
  private:
   struct Upstream;
@@ -108,7 +97,7 @@ HealthChecker::Engine::~Engine() {
   upstreams_.clear();
 }
 
-void HealthChecker::Engine::apply(std::shared_ptr<const Config> config, Resolved resolved) {
+void HealthChecker::Engine::apply(std::shared_ptr<const Config> config, ResolvedConfig resolved) {
   const std::shared_ptr<const Config> old_config = config_;  // `old` points into it
   std::map<std::string, std::unique_ptr<Upstream>> old;
   for (auto& u : upstreams_) old[u->config->name] = std::move(u);
@@ -138,16 +127,17 @@ void HealthChecker::Engine::apply(std::shared_ptr<const Config> config, Resolved
     }
     u->resolve_error = resolve_errors(*u);
     std::vector<std::unique_ptr<Server>> pool;
-    if (prev != nullptr) pool = std::move(prev->servers);
+    if (prev != nullptr) {
+      pool = std::move(prev->servers);
+      old.erase(prev_it);
+    }
     sync_servers(*u, std::move(pool), /*reschedule=*/true);
-    const bool has_names = std::any_of(uc.servers.begin(), uc.servers.end(), [](const auto& hp) {
-      return !net::is_ip_literal(hp.host);
-    });
+    const bool has_names = std::any_of(uc.servers.begin(), uc.servers.end(),
+                                       [](const auto& hp) { return !net::is_ip_literal(hp.host); });
     if (has_names) loop_.add_timer(&u->resolve_timer, uc.resolve_every);
     upstreams_.push_back(std::move(u));
   }
   for (auto& [name, u] : old) {  // upstreams that left the config
-    if (!u) continue;
     for (auto& s : u->servers) metrics_.server_healthy.remove({name, s->address.label});
   }
   publish();
@@ -214,9 +204,8 @@ void HealthChecker::Engine::configure_checks(Server& s, bool reschedule) {
   }
   if (!s.results[0]) {
     for (ProbeResult r : {ProbeResult::kSuccess, ProbeResult::kFailure, ProbeResult::kTimeout}) {
-      s.results[static_cast<int>(r)] =
-          metrics_.health_checks.with({s.owner->config->name, s.address.label,
-                                       probe_result_name(r)});
+      s.results[static_cast<int>(r)] = metrics_.health_checks.with(
+          {s.owner->config->name, s.address.label, probe_result_name(r)});
     }
   }
   // A running probe schedules the next one when it completes.
@@ -251,17 +240,19 @@ void HealthChecker::Engine::on_probe_done(Server& s, const ProbeOutcome& outcome
     s.healthy = !s.healthy;
     s.gauge.set(s.healthy ? 1 : 0);
     const int streak = s.healthy ? s.successes : s.failures;
+    const char* what = s.healthy ? (streak == 1 ? "success" : "successes")
+                                 : (streak == 1 ? "failure" : "failures");
     const std::string text = "upstream " + uc.name + " server " + s.address.label + " is now " +
                              (s.healthy ? "healthy (" : "unhealthy (") + std::to_string(streak) +
-                             " consecutive " + (s.healthy ? "successes: " : "failures: ") +
-                             outcome.detail + ")";
+                             " consecutive " + what + ": " + outcome.detail + ")";
     net::log(s.healthy ? net::LogLevel::kInfo : net::LogLevel::kWarn, text);
     publish();
   } else if (!status_timer_.armed()) {
     loop_.add_timer(&status_timer_, kStatusRefresh);
   }
   // `interval` is the period between probe starts, ±10% so probes of many servers spread out.
-  const net::Millis period = random_in(hc.interval - hc.interval / 10, hc.interval + hc.interval / 10);
+  const net::Millis period =
+      random_in(hc.interval - hc.interval / 10, hc.interval + hc.interval / 10);
   loop_.add_timer(&s.timer, std::max<net::Millis>(0, period - (loop_.now() - s.started)));
 }
 
@@ -352,7 +343,9 @@ net::Millis HealthChecker::Engine::random_in(net::Millis lo, net::Millis hi) {
 HealthChecker::HealthChecker(ProxyMetrics& metrics, Publish publish)
     : metrics_(metrics), publish_(std::move(publish)) {}
 
-HealthChecker::~HealthChecker() { stop(); }
+HealthChecker::~HealthChecker() {
+  stop();
+}
 
 void HealthChecker::set_current(HealthSnapshotPtr snapshot, bool publish) {
   {
@@ -374,13 +367,13 @@ bool HealthChecker::start(std::shared_ptr<const Config> config, net::IoMode mode
     if (error) *error = "health checker already started";
     return false;
   }
-  Resolved resolved = resolve_config(*config);
+  ResolvedConfig resolved = resolve_config(*config);
   for (size_t i = 0; i < resolved.size(); ++i) {
     for (const ResolveOutcome& r : resolved[i]) {
       if (r.ok) continue;
       if (error) {
-        *error = "upstream " + config->upstreams[i].name + ": server " + r.host.to_string() +
-                 ": " + r.error;
+        *error = "upstream " + config->upstreams[i].name + ": server " + r.host.to_string() + ": " +
+                 r.error;
       }
       return false;
     }
@@ -444,18 +437,18 @@ void HealthChecker::update_config(std::shared_ptr<const Config> config) {
     std::lock_guard<std::mutex> lock(sync_mu_);
     if (loop_ == nullptr) return;  // not running
   }
-  Resolved resolved = resolve_config(*config);  // blocking, off the checker's loop
+  ResolvedConfig resolved = resolve_config(*config);  // blocking, off the checker's loop
   auto done = std::make_shared<bool>(false);
   std::unique_lock<std::mutex> lock(sync_mu_);
   if (loop_ == nullptr) return;
   Engine* engine = engine_;
-  loop_->post([this, engine, done, config = std::move(config),
-               resolved = std::move(resolved)]() mutable {
-    engine->apply(std::move(config), std::move(resolved));
-    std::lock_guard<std::mutex> inner(sync_mu_);
-    *done = true;
-    sync_cv_.notify_all();
-  });
+  loop_->post(
+      [this, engine, done, config = std::move(config), resolved = std::move(resolved)]() mutable {
+        engine->apply(std::move(config), std::move(resolved));
+        std::lock_guard<std::mutex> inner(sync_mu_);
+        *done = true;
+        sync_cv_.notify_all();
+      });
   sync_cv_.wait(lock, [&] { return *done || exited_; });
 }
 

@@ -12,15 +12,20 @@
 namespace ringway::proxy {
 namespace {
 
-std::string errno_text(int err) { return std::error_code(err, std::system_category()).message(); }
+std::string errno_text(int err) {
+  return std::error_code(err, std::system_category()).message();
+}
 
 }  // namespace
 
 const char* probe_result_name(ProbeResult result) {
   switch (result) {
-    case ProbeResult::kSuccess: return "success";
-    case ProbeResult::kFailure: return "failure";
-    case ProbeResult::kTimeout: return "timeout";
+    case ProbeResult::kSuccess:
+      return "success";
+    case ProbeResult::kFailure:
+      return "failure";
+    case ProbeResult::kTimeout:
+      return "timeout";
   }
   return "failure";
 }
@@ -34,13 +39,12 @@ HealthProbe::HealthProbe(net::Loop& loop)
     : loop_(loop),
       parser_(net::HttpParser::Mode::kResponse, net::HttpLimits{kMaxHead, 100, 0}),
       buf_(new char[kMaxHead]) {
-  timer_.set_callback([this] {
-    finish(ProbeResult::kTimeout, 0, fmt::format("timeout after {} ms", timeout_));
-  });
+  timer_.set_callback(
+      [this] { finish(ProbeResult::kTimeout, 0, fmt::format("timeout after {} ms", timeout_)); });
 }
 
-void HealthProbe::start(const net::ResolvedAddress& addr, std::string request,
-                        net::Millis timeout, Done done) {
+void HealthProbe::start(const net::ResolvedAddress& addr, std::string request, net::Millis timeout,
+                        Done done) {
   running_ = true;
   done_ = std::move(done);
   request_ = std::move(request);

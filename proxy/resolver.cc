@@ -91,6 +91,15 @@ ResolveOutcome resolve_outcome(const net::HostPort& hp) {
   return r;
 }
 
+ResolvedConfig resolve_config(const Config& config) {
+  ResolvedConfig out;
+  for (const UpstreamConfig& u : config.upstreams) {
+    std::vector<ResolveOutcome>& v = out.emplace_back();
+    for (const net::HostPort& hp : u.servers) v.push_back(resolve_outcome(hp));
+  }
+  return out;
+}
+
 void ResolverThread::start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;

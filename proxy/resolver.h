@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/address.h"
+#include "proxy/config.h"
 
 namespace ringway::proxy {
 
@@ -40,6 +41,10 @@ struct ResolveOutcome {
 };
 
 ResolveOutcome resolve_outcome(const net::HostPort& hp);
+
+// [i][j] = the outcome for config.upstreams[i].servers[j]. Blocking.
+using ResolvedConfig = std::vector<std::vector<ResolveOutcome>>;
+ResolvedConfig resolve_config(const Config& config);
 
 // One background thread resolving batches of servers in submission order.
 class ResolverThread {

@@ -436,7 +436,18 @@ TEST(ConfigParse, DuplicateAndOddKeys) {
   EXPECT_EQ(errors_of("? [a]\n: 1\n"),
             Errors{"t.yaml:1:3: expected a plain key at top level, got a sequence"});
   EXPECT_EQ(errors_of("workers: 1\n---\nworkers: 2\n"),
-            Errors{"t.yaml:3:1: only one YAML document is allowed per config file"});
+            Errors{"t.yaml:2:1: only one YAML document is allowed per config file"});
+}
+
+// yaml-cpp 0.7 loops forever on these (LoadAll) or calls them empty (Load).
+TEST(ConfigParse, StrayTokensAreSyntaxErrors) {
+  EXPECT_EQ(errors_of(",isten: [\"0.0.0.0:8080\"]\n"),
+            Errors{"t.yaml:1:1: YAML syntax error: unexpected ','"});
+  EXPECT_EQ(errors_of("workers: 1\n---\n  ,\n"),
+            Errors{"t.yaml:3:3: YAML syntax error: unexpected ','"});
+  EXPECT_EQ(errors_of("- a\n,\n"), Errors{"t.yaml:2:1: YAML syntax error: unexpected ','"});
+  EXPECT_EQ(errors_of("a: 1\n,b: 2\n"),
+            Errors{"t.yaml:2:1: YAML syntax error: end of map not found"});
 }
 
 TEST(ConfigParse, UpstreamProblems) {

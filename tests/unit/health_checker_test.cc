@@ -1,5 +1,6 @@
 // Tests for proxy/health_checker.*: real loopback servers (answering a status, hanging, or a closed
-// port) probed at 50 ms intervals; state flips, counters, reload and DNS changes via published snapshots.
+// port) probed at 50 ms intervals; state flips, counters, reload and DNS changes via published
+// snapshots.
 #include "proxy/health_checker.h"
 
 #include <arpa/inet.h>
@@ -48,7 +49,7 @@ int port_of(int fd) {
 }
 
 // A blocking one-thread HTTP server: reads a request head, answers `status` with an empty body
-// and closes; in hang mode it reads the request and never answers.
+// and closes; status 0 = hang (read the request, never answer); set_raw() = send these bytes.
 class TestServer {
  public:
   explicit TestServer(int status, const char* ip = "127.0.0.1", int port = 0) : status_(status) {
@@ -65,6 +66,11 @@ class TestServer {
   }
   int port() const { return port_; }
   void set_status(int status) { status_ = status; }  // 0 = hang
+  void set_raw(std::string bytes) {                  // "" = close without answering
+    std::lock_guard<std::mutex> lock(mu_);
+    raw_ = std::move(bytes);
+    status_ = kRaw;
+  }
   int connections() const { return connections_; }
   std::string last_request() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -88,22 +94,27 @@ class TestServer {
         if (n <= 0) break;
         request.append(buf, static_cast<size_t>(n));
       }
+      std::string response;
+      const int status = status_;
       {
         std::lock_guard<std::mutex> lock(mu_);
         last_request_ = request;
+        response = raw_;
       }
-      const int status = status_;
       if (status == 0) {
         held_.push_back(c);
         continue;
       }
-      const std::string response = "HTTP/1.1 " + std::to_string(status) +
-                                   " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      if (status != kRaw) {
+        response = "HTTP/1.1 " + std::to_string(status) +
+                   " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      }
       (void)!::write(c, response.data(), response.size());
       ::close(c);
     }
   }
 
+  static constexpr int kRaw = -1;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<int> status_;
@@ -111,6 +122,7 @@ class TestServer {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::string last_request_;
+  std::string raw_;
   std::vector<int> held_;
   std::thread thread_;
 };
@@ -125,7 +137,8 @@ HealthCheckConfig fast_checks(int healthy_threshold, int unhealthy_threshold) {
   return hc;
 }
 
-UpstreamConfig upstream(std::string name, std::vector<net::HostPort> servers, HealthCheckConfig hc) {
+UpstreamConfig upstream(std::string name, std::vector<net::HostPort> servers,
+                        HealthCheckConfig hc) {
   UpstreamConfig u;
   u.name = std::move(name);
   u.servers = std::move(servers);
@@ -140,8 +153,12 @@ std::shared_ptr<const Config> make_config(std::vector<UpstreamConfig> upstreams)
   return c;
 }
 
-net::HostPort local(int port) { return {"127.0.0.1", static_cast<uint16_t>(port)}; }
-std::string label(int port) { return "127.0.0.1:" + std::to_string(port); }
+net::HostPort local(int port) {
+  return {"127.0.0.1", static_cast<uint16_t>(port)};
+}
+std::string label(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 class HostsFile {
  public:
@@ -234,8 +251,8 @@ class HealthCheckerTest : public ::testing::TestWithParam<net::IoMode> {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<HealthSnapshotPtr> published_;
-  std::vector<uint64_t> watched_;   // watch_() at each publish
-  std::function<uint64_t()> watch_;  // set before start()
+  std::vector<uint64_t> watched_;     // watch_() at each publish
+  std::function<uint64_t()> watch_;   // set before start()
   std::unique_ptr<HostsFile> hosts_;  // set by tests that resolve names
   std::unique_ptr<HealthChecker> checker_;
 };
@@ -312,6 +329,26 @@ TEST_P(HealthCheckerTest, RecoversAfterHealthyThresholdSuccesses) {
   EXPECT_EQ(1.0, metrics_.server_healthy.with({"svc", l}).value());
 }
 
+TEST_P(HealthCheckerTest, ResponsesAreJudgedByTheirHead) {
+  TestServer server(200);
+  const std::string l = label(server.port());
+  start(make_config({upstream("svc", {local(server.port())}, fast_checks(1, 1000))}));
+  auto last_check_is = [&](const std::string& prefix) {
+    return eventually(
+        [&] { return checker_->current()->upstreams[0].last_check[0].rfind(prefix, 0) == 0; });
+  };
+  // An interim 1xx is skipped; a 3xx passes (redirects are not followed).
+  server.set_raw("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(last_check_is("302 in ")) << checker_->current()->upstreams[0].last_check[0];
+  const uint64_t failures = checks("svc", l, "failure");
+  server.set_raw("HTTP/1.1 2x0 OK\r\n\r\n");
+  ASSERT_TRUE(last_check_is("malformed response: "));
+  server.set_raw("");
+  ASSERT_TRUE(last_check_is("connection closed before a response head"));
+  EXPECT_GT(checks("svc", l, "failure"), failures + 1);
+  EXPECT_EQ(1u, checker_->current()->generation);  // below unhealthy_threshold: no flip
+}
+
 TEST_P(HealthCheckerTest, DisabledChecksAreAlwaysHealthyAndNeverProbe) {
   TestServer server(500);
   const int closed = bound_socket("127.0.0.1", 0);
@@ -335,8 +372,9 @@ TEST_P(HealthCheckerTest, UpdateConfigKeepsPersistingServersAndDropsRemovedOnes)
   const uint64_t failures = checks("svc", label(bad.port()), "failure");
   EXPECT_TRUE(has_gauge(label(kept.port())));
 
-  auto next = make_config({upstream("other", {local(added.port())}, fast_checks(2, 2)),
-                           upstream("svc", {local(bad.port()), local(added.port())}, fast_checks(2, 2))});
+  auto next =
+      make_config({upstream("other", {local(added.port())}, fast_checks(2, 2)),
+                   upstream("svc", {local(bad.port()), local(added.port())}, fast_checks(2, 2))});
   checker_->update_config(next);
   EXPECT_EQ(next, checker_->current()->config);  // switched before update_config returned
   const int n = wait_for([&](const HealthSnapshot& s) { return s.config == next; });
@@ -354,7 +392,8 @@ TEST_P(HealthCheckerTest, UpdateConfigKeepsPersistingServersAndDropsRemovedOnes)
   EXPECT_EQ(0u, checker_->current()->upstreams[1].healthy[0]);
   EXPECT_EQ(0.0, metrics_.server_healthy.with({"svc", label(bad.port())}).value());
 
-  checker_->update_config(make_config({upstream("other", {local(added.port())}, fast_checks(2, 2))}));
+  checker_->update_config(
+      make_config({upstream("other", {local(added.port())}, fast_checks(2, 2))}));
   EXPECT_EQ(1u, checker_->current()->upstreams.size());
   EXPECT_FALSE(has_gauge(label(bad.port())));
 }
@@ -382,26 +421,33 @@ TEST_P(HealthCheckerTest, ReResolutionAddsAndRemovesAddresses) {
   EXPECT_EQ("svc.test:" + std::to_string(port), snap(0)->upstreams[0].servers[0].configured);
 
   hosts_->write("svc.test 127.0.0.1 127.0.0.2\n");
-  const int i = wait_for([](const HealthSnapshot& s) { return s.upstreams[0].servers.size() == 2; });
+  const int i =
+      wait_for([](const HealthSnapshot& s) { return s.upstreams[0].servers.size() == 2; });
   ASSERT_GE(i, 1);
   EXPECT_EQ(l1, snap(i)->upstreams[0].servers[0].label);
   EXPECT_EQ(l2, snap(i)->upstreams[0].servers[1].label);
   // The new address is checked like any other (Host: the configured name).
-  ASSERT_GE(wait_for([](const HealthSnapshot& s) {
-              return s.upstreams[0].servers.size() == 2 && s.upstreams[0].healthy[1] == 0;
-            }, i), i);
+  ASSERT_GE(wait_for(
+                [](const HealthSnapshot& s) {
+                  return s.upstreams[0].servers.size() == 2 && s.upstreams[0].healthy[1] == 0;
+                },
+                i),
+            i);
   EXPECT_NE(std::string::npos, two.last_request().find("Host: svc.test:" + std::to_string(port)));
 
   hosts_->write("svc.test\n");  // resolution fails: addresses kept, error shown
-  const int j = wait_for([](const HealthSnapshot& s) { return !s.upstreams[0].resolve_error.empty(); });
+  const int j =
+      wait_for([](const HealthSnapshot& s) { return !s.upstreams[0].resolve_error.empty(); });
   ASSERT_GT(j, i);
   EXPECT_EQ(2u, snap(j)->upstreams[0].servers.size());
   EXPECT_EQ(0u, snap(j)->upstreams[0].resolve_error.find("svc.test:"));
 
   hosts_->write("svc.test 127.0.0.2\n");
-  const int k = wait_for([](const HealthSnapshot& s) {
-    return s.upstreams[0].servers.size() == 1 && s.upstreams[0].resolve_error.empty();
-  }, j);
+  const int k = wait_for(
+      [](const HealthSnapshot& s) {
+        return s.upstreams[0].servers.size() == 1 && s.upstreams[0].resolve_error.empty();
+      },
+      j);
   ASSERT_GT(k, j);
   EXPECT_EQ(l2, snap(k)->upstreams[0].servers[0].label);
   EXPECT_EQ(0, snap(k)->upstreams[0].healthy[0]);  // kept its state

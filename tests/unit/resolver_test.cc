@@ -42,11 +42,12 @@ class ResolverTest : public ::testing::Test {
 };
 
 TEST_F(ResolverTest, HostsFileMapsNameToEveryAddressSorted) {
-  write("# comment line\n"
-        "svc.test 127.0.0.2 127.0.0.1   # two addresses\n"
-        "other.test 10.0.0.9\n"
-        "\n"
-        "SVC.TEST [::1] 127.0.0.1\n");
+  write(
+      "# comment line\n"
+      "svc.test 127.0.0.2 127.0.0.1   # two addresses\n"
+      "other.test 10.0.0.9\n"
+      "\n"
+      "SVC.TEST [::1] 127.0.0.1\n");
   std::string error;
   EXPECT_EQ((std::vector<std::string>{"127.0.0.1:8080", "127.0.0.2:8080", "[::1]:8080"}),
             resolve("svc.test", 8080, &error))
