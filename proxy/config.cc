@@ -16,6 +16,12 @@
 namespace ringway::proxy {
 
 using config_parse::Field;
+using config_parse::KeyHandler;
+using config_parse::read_headers;
+using config_parse::read_limits;
+using config_parse::read_routes;
+using config_parse::read_timeouts;
+using config_parse::read_upstreams;
 using config_parse::Reader;
 
 namespace {
@@ -47,47 +53,48 @@ void read_listen(Reader& r, const Field& f, std::vector<net::HostPort>* out) {
   }
 }
 
-void read_top_level(Reader& r, const Field& root, Config* config) {
+void read_admin(Reader& r, const Field& f, Config* config, Field* listen_field) {
+  const KeyHandler keys[] = {
+      {"listen",
+       [&](const Field& x) {
+         if (r.read_host_port(x, net::PortZero::kAllow, &config->admin_listen)) *listen_field = x;
+       }},
+  };
+  r.read_map(f, keys);
+}
+
+void read_io(Reader& r, const Field& f, net::IoMode* out) {
+  std::string text;
+  if (r.read_string(f, &text) && !net::parse_io_mode(text, out)) {
+    r.error(f, "unknown io mode '" + text + "' (use auto, io_uring or epoll)");
+  }
+}
+
+void read_top_level(Reader& r, const Field& root, Config* c) {
   Field upstreams;
   Field routes;
   Field admin_listen;
-  r.read_map(root, {
-      {"listen", [&](const Field& x) { read_listen(r, x, &config->listen); }},
-      {"admin",
-       [&](const Field& x) {
-         r.read_map(x, {{"listen", [&](const Field& y) {
-                           if (r.read_host_port(y, net::PortZero::kAllow, &config->admin_listen)) {
-                             admin_listen = y;
-                           }
-                         }}});
-       }},
-      {"workers", [&](const Field& x) { r.read_int(x, 0, 1024, &config->workers); }},
-      {"io",
-       [&](const Field& x) {
-         std::string text;
-         if (r.read_string(x, &text) && !net::parse_io_mode(text, &config->io)) {
-           r.error(x, "unknown io mode '" + text + "' (use auto, io_uring or epoll)");
-         }
-       }},
-      {"limits", [&](const Field& x) { config_parse::read_limits(r, x, &config->limits); }},
-      {"timeouts", [&](const Field& x) { config_parse::read_timeouts(r, x, &config->timeouts); }},
+  const KeyHandler keys[] = {
+      {"listen", [&](const Field& x) { read_listen(r, x, &c->listen); }},
+      {"admin", [&](const Field& x) { read_admin(r, x, c, &admin_listen); }},
+      {"workers", [&](const Field& x) { r.read_int(x, 0, 1024, &c->workers); }},
+      {"io", [&](const Field& x) { read_io(r, x, &c->io); }},
+      {"limits", [&](const Field& x) { read_limits(r, x, &c->limits); }},
+      {"timeouts", [&](const Field& x) { read_timeouts(r, x, &c->timeouts); }},
       {"headers",
-       [&](const Field& x) {
-         config_parse::read_headers(r, x, &config->request_headers, &config->response_headers);
-       }},
+       [&](const Field& x) { read_headers(r, x, &c->request_headers, &c->response_headers); }},
       {"upstreams", [&](const Field& x) { upstreams = x; }},
       {"routes", [&](const Field& x) { routes = x; }},
-  });
+  };
+  r.read_map(root, keys);
   // Upstreams first, whatever the key order in the file: routes refer to them by name.
-  if (!upstreams.path.empty()) config_parse::read_upstreams(r, upstreams, &config->upstreams);
-  if (!routes.path.empty()) {
-    config_parse::read_routes(r, routes, config->upstreams, &config->routes);
-  }
+  if (!upstreams.path.empty()) read_upstreams(r, upstreams, &c->upstreams);
+  if (!routes.path.empty()) read_routes(r, routes, c->upstreams, &c->routes);
   if (!admin_listen.path.empty()) {
-    for (const net::HostPort& hp : config->listen) {
-      if (overlaps(hp, config->admin_listen)) {
-        r.error(admin_listen, config->admin_listen.to_string() + " overlaps listen address " +
-                                  hp.to_string());
+    for (const net::HostPort& hp : c->listen) {
+      if (overlaps(hp, c->admin_listen)) {
+        r.error(admin_listen,
+                c->admin_listen.to_string() + " overlaps listen address " + hp.to_string());
       }
     }
   }
@@ -114,12 +121,13 @@ class DocumentStarts : public YAML::EventHandler {
 // yaml-cpp 0.7 neither rejects nor skips a stray top-level ',' (or similar token): it
 // yields an empty document at the same position forever (YAML::LoadAll then exhausts
 // memory, YAML::Load silently returns null). So documents are counted first, by events,
-// stopping at the third. Returns: false when the text is unusable (error recorded).
+// with a cap. Returns: false when the text is unusable (error recorded).
 bool check_documents(Reader& r, const std::string& text) {
   std::istringstream in(text);
   YAML::Parser parser(in);
   DocumentStarts docs;
-  while (docs.starts.size() < 3 && parser.HandleNextDocument(docs)) {
+  constexpr size_t kMaxDocuments = 16;  // One is allowed; the rest only find the stuck case.
+  while (docs.starts.size() < kMaxDocuments && parser.HandleNextDocument(docs)) {
     const size_t n = docs.starts.size();
     if (n >= 2 && docs.starts[n - 1].pos == docs.starts[n - 2].pos) {
       const YAML::Mark& at = docs.starts[n - 1];

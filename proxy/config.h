@@ -45,7 +45,7 @@ struct OutlierConfig {
 };
 
 struct UpstreamConfig {
-  std::string name;  // letters, digits, '_', '-', '.' (it becomes a metric label)
+  std::string name;                    // letters, digits, '_', '-', '.' (it becomes a metric label)
   std::vector<net::HostPort> servers;  // at least one, no duplicates, port != 0
   BalancePolicy balance = BalancePolicy::kP2C;
   int keepalive = 64;  // idle pooled connections per server per worker (0..65535)
@@ -71,9 +71,9 @@ struct HeaderRules {
 };
 
 struct LimitsConfig {
-  uint64_t max_connections = 10000;  // 1..10000000
-  uint64_t max_header_bytes = 16384;  // 1024..1048576
-  uint64_t max_headers = 100;  // 1..10000
+  uint64_t max_connections = 10000;    // 1..10000000
+  uint64_t max_header_bytes = 16384;   // 1024..1048576
+  uint64_t max_headers = 100;          // 1..10000
   uint64_t max_body_bytes = 10485760;  // 0 (no request bodies) .. 1 TiB
 };
 
@@ -87,14 +87,14 @@ struct TimeoutsConfig {
 std::vector<std::pair<std::string, std::string>> default_response_headers();
 
 struct Config {
-  std::string source;                     // file path (for logs)
+  std::string source;                                       // file path (for logs)
   std::vector<net::HostPort> listen = {{"0.0.0.0", 8080}};  // port 0 = any free port
   net::HostPort admin_listen = {"127.0.0.1", 9901};
-  int workers = 1;                        // 0 = one per core (resolved by main, kept 0 here)
+  int workers = 1;  // 0 = one per core (resolved by main, kept 0 here)
   net::IoMode io = net::IoMode::kAuto;
   LimitsConfig limits;
   TimeoutsConfig timeouts;
-  HeaderRules request_headers;            // default empty
+  HeaderRules request_headers;  // default empty
   // Default: default_response_headers(). A headers.response.set in the file REPLACES the
   // default set (it does not merge), so operators can drop or change any of them; a file
   // without it keeps the defaults.

@@ -11,7 +11,9 @@
 namespace ringway::proxy::config_parse {
 namespace {
 
-bool mark_known(const YAML::Mark& m) { return m.line >= 0 && m.column >= 0; }
+bool mark_known(const YAML::Mark& m) {
+  return m.line >= 0 && m.column >= 0;
+}
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -72,8 +74,8 @@ bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) ==
-                      std::string_view::npos) {
+    if (!alnum &&
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) {
       return false;
     }
   }
@@ -142,7 +144,7 @@ bool Reader::entries(const Field& f, std::vector<Field>* out) {
   return true;
 }
 
-void Reader::read_map(const Field& f, std::initializer_list<KeyHandler> handlers) {
+void Reader::read_map(const Field& f, std::span<const KeyHandler> handlers) {
   std::vector<Field> fields;
   if (!entries(f, &fields)) return;
   for (const Field& field : fields) {
@@ -227,7 +229,8 @@ bool Reader::read_int(const Field& f, int64_t lo, int64_t hi, int64_t* out) {
     return false;
   }
   if (ec == std::errc::result_out_of_range || v < lo || v > hi) {
-    error(f, std::string(text) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+    error(f,
+          std::string(text) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
     return false;
   }
   *out = v;

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,9 +21,9 @@ constexpr Millis kMaxDuration = 24 * 3600 * 1000;  // Longer is a typo, not a pl
 // A YAML value with where it came from: the key that introduced it (for positions when the
 // value is empty) and its dotted path for messages ("upstreams.service1.retries", "routes[0]").
 struct Field {
-  YAML::Node key;        // undefined for sequence items and the root
+  YAML::Node key;  // undefined for sequence items and the root
   YAML::Node value;
-  std::string path;      // "" for the root
+  std::string path;  // "" for the root
   bool has_key = false;
   // Where an empty sequence item is reported: its sequence (yaml-cpp has no mark for it).
   YAML::Mark fallback = YAML::Mark::null_mark();
@@ -55,7 +55,7 @@ class Reader {
   // keys are reported and left out. Returns: false (after reporting) when not a mapping.
   bool entries(const Field& f, std::vector<Field>* out);
   // entries() dispatched to `handlers`; unknown keys are reported with a close match.
-  void read_map(const Field& f, std::initializer_list<KeyHandler> handlers);
+  void read_map(const Field& f, std::span<const KeyHandler> handlers);
   // The items of a sequence (null counts as empty). Returns: false when not a sequence.
   bool items(const Field& f, std::vector<Field>* out);
   // A single scalar or a sequence of them, as items (for `listen` and `servers`).

@@ -37,8 +37,8 @@ bool has_control_char(std::string_view value) {
 bool check_header_name(Reader& r, const Field& at, const std::string& list_path,
                        const std::string& name) {
   if (!is_token(name)) {
-    r.error_at_key(at, list_path + ": invalid header name '" + name +
-                           "' (must be an RFC 9110 token)");
+    r.error_at_key(at,
+                   list_path + ": invalid header name '" + name + "' (must be an RFC 9110 token)");
     return false;
   }
   return true;
@@ -53,12 +53,13 @@ void read_set(Reader& r, const Field& f, std::vector<std::pair<std::string, std:
     if (!check_header_name(r, field, f.path, name)) continue;
     const std::string key = lower(name);
     if (is_managed_header(key)) {
-      r.error_at_key(field, f.path + ": header '" + name +
-                                "' is managed by the proxy and cannot be set");
+      r.error_at_key(field,
+                     f.path + ": header '" + name + "' is managed by the proxy and cannot be set");
       continue;
     }
     if (auto [it, fresh] = seen.emplace(key, name); !fresh) {
-      r.error_at_key(field, f.path + ": duplicate header '" + name + "' (header names ignore case)");
+      r.error_at_key(field,
+                     f.path + ": duplicate header '" + name + "' (header names ignore case)");
       continue;
     }
     if (field.is_null()) {
@@ -71,8 +72,8 @@ void read_set(Reader& r, const Field& f, std::vector<std::pair<std::string, std:
       r.error(field, "header value must not contain CR, LF, NUL or other control characters");
       continue;
     }
-    if (!value.empty() && (value.front() == ' ' || value.front() == '\t' ||
-                           value.back() == ' ' || value.back() == '\t')) {
+    if (!value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
+                           value.back() == '\t')) {
       r.error(field, "header value must not start or end with whitespace");
       continue;
     }
@@ -110,17 +111,15 @@ void read_rules(Reader& r, const Field& f, bool request, HeaderRules* out) {
   bool set_given = false;
   HeaderRules rules;
   std::vector<Field> removed_at;
-  r.read_map(f, {
-                    {"set",
-                     [&](const Field& x) {
-                       set_given = true;
-                       read_set(r, x, &rules.set);
-                     }},
-                    {"remove",
-                     [&](const Field& x) {
-                       read_remove(r, x, request, &rules.remove, &removed_at);
-                     }},
-                });
+  const KeyHandler keys[] = {
+      {"set",
+       [&](const Field& x) {
+         set_given = true;
+         read_set(r, x, &rules.set);
+       }},
+      {"remove", [&](const Field& x) { read_remove(r, x, request, &rules.remove, &removed_at); }},
+  };
+  r.read_map(f, keys);
   // An explicit `set` replaces the defaults (the security headers on responses): merging
   // would leave no way to drop one of them.
   if (set_given) out->set = std::move(rules.set);
@@ -147,7 +146,8 @@ std::string check_prefix(const std::string& prefix) {
   std::string_view path;
   std::string_view query;
   if (normalize_target(prefix, scratch, &path, &query) != TargetStatus::kOk) {
-    return "'" + prefix + "' is not a valid path (spaces, control characters, '#' or bad %-escapes)";
+    return "'" + prefix +
+           "' is not a valid path (spaces, control characters, '#' or bad %-escapes)";
   }
   if (path != prefix) {
     return "'" + prefix + "' is not normalized (requests are matched after normalization, as '" +
@@ -156,35 +156,117 @@ std::string check_prefix(const std::string& prefix) {
   return {};
 }
 
+void read_route_prefix(Reader& r, const Field& f, const std::string& route_path,
+                       std::unordered_map<std::string, std::string>* prefixes, std::string* out,
+                       bool* ok) {
+  if (!r.read_string(f, out)) {
+    *ok = false;
+  } else if (std::string why = check_prefix(*out); !why.empty()) {
+    r.error(f, why);
+    *ok = false;
+  } else if (auto [it, fresh] = prefixes->emplace(*out, route_path); !fresh) {
+    r.error(f, "duplicate prefix '" + *out + "' (first in " + it->second + ")");
+    *ok = false;
+  }
+}
+
+// Sets route->upstream_index. Returns: false (after reporting) for an unknown name.
+bool resolve_upstream(Reader& r, const Field& f, const std::vector<UpstreamConfig>& upstreams,
+                      RouteConfig* route) {
+  if (route->upstream.empty()) {
+    r.error(f, "must name an upstream");
+    return false;
+  }
+  std::vector<std::string_view> names;
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    if (upstreams[i].name == route->upstream) {
+      route->upstream_index = i;
+      return true;
+    }
+    names.push_back(upstreams[i].name);
+  }
+  std::string message = "unknown upstream '" + route->upstream + "'";
+  if (std::string near = closest_match(route->upstream, names); !near.empty()) {
+    message += " (did you mean '" + near + "'?)";
+  }
+  r.error(f, message);
+  return false;
+}
+
+// Returns: true when `item` is a complete, valid route (written to *route).
+bool read_route(Reader& r, const Field& item, const std::vector<UpstreamConfig>& upstreams,
+                std::unordered_map<std::string, std::string>* prefixes, RouteConfig* route) {
+  bool ok = true;
+  Field prefix_field;
+  Field upstream_field;
+  const KeyHandler keys[] = {
+      {"prefix",
+       [&](const Field& x) {
+         prefix_field = x;
+         read_route_prefix(r, x, item.path, prefixes, &route->prefix, &ok);
+       }},
+      {"upstream",
+       [&](const Field& x) {
+         upstream_field = x;
+         if (!r.read_string(x, &route->upstream)) {
+           ok = false;
+         } else if (!resolve_upstream(r, x, upstreams, route)) {
+           ok = false;
+         }
+       }},
+      {"strip_prefix", [&](const Field& x) { ok = r.read_bool(x, &route->strip_prefix) && ok; }},
+  };
+  r.read_map(item, keys);
+  if (item.is_null()) {
+    r.error(item, "expected a mapping, got nothing");
+    return false;
+  }
+  if (!item.value.IsMap()) return false;  // read_map reported it
+  for (const auto& [field, key] :
+       {std::pair{&prefix_field, "prefix"}, {&upstream_field, "upstream"}}) {
+    if (field->path.empty()) {
+      r.error(item, std::string("missing required key '") + key + "'");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
-  r.read_map(f, {
-      {"max_connections", [&](const Field& x) { r.read_int(x, 1, 10000000, &out->max_connections); }},
-      {"max_header_bytes", [&](const Field& x) { r.read_int(x, 1024, 1048576, &out->max_header_bytes); }},
-      {"max_headers", [&](const Field& x) { r.read_int(x, 1, 10000, &out->max_headers); }},
-      {"max_body_bytes", [&](const Field& x) { r.read_int(x, 0, int64_t{1} << 40, &out->max_body_bytes); }},
-  });
+  auto limit = [&r](int64_t lo, int64_t hi, uint64_t* slot) {
+    return [&r, lo, hi, slot](const Field& x) { r.read_int(x, lo, hi, slot); };
+  };
+  const KeyHandler keys[] = {
+      {"max_connections", limit(1, 10000000, &out->max_connections)},
+      {"max_header_bytes", limit(1024, 1048576, &out->max_header_bytes)},
+      {"max_headers", limit(1, 10000, &out->max_headers)},
+      {"max_body_bytes", limit(0, int64_t{1} << 40, &out->max_body_bytes)},
+  };
+  r.read_map(f, keys);
 }
 
 void read_timeouts(Reader& r, const Field& f, TimeoutsConfig* out) {
-  auto positive = [&](Millis* slot) {
-    return [&r, slot](const Field& x) { r.read_duration(x, 1, kMaxDuration, slot); };
+  auto duration = [&r](Millis lo, Millis* slot) {
+    return [&r, lo, slot](const Field& x) { r.read_duration(x, lo, kMaxDuration, slot); };
   };
-  r.read_map(f, {
-      {"client_header", positive(&out->client_header)},
-      {"client_idle", positive(&out->client_idle)},
-      {"upstream_connect", positive(&out->upstream_connect)},
-      {"upstream_response", positive(&out->upstream_response)},
-      {"drain", [&](const Field& x) { r.read_duration(x, 0, kMaxDuration, &out->drain); }},
-  });
+  const KeyHandler keys[] = {
+      {"client_header", duration(1, &out->client_header)},
+      {"client_idle", duration(1, &out->client_idle)},
+      {"upstream_connect", duration(1, &out->upstream_connect)},
+      {"upstream_response", duration(1, &out->upstream_response)},
+      {"drain", duration(0, &out->drain)},  // 0: stop at once on SIGTERM
+  };
+  r.read_map(f, keys);
 }
 
 void read_headers(Reader& r, const Field& f, HeaderRules* request, HeaderRules* response) {
-  r.read_map(f, {
-                    {"request", [&](const Field& x) { read_rules(r, x, true, request); }},
-                    {"response", [&](const Field& x) { read_rules(r, x, false, response); }},
-                });
+  const KeyHandler keys[] = {
+      {"request", [&](const Field& x) { read_rules(r, x, true, request); }},
+      {"response", [&](const Field& x) { read_rules(r, x, false, response); }},
+  };
+  r.read_map(f, keys);
 }
 
 void read_routes(Reader& r, const Field& f, const std::vector<UpstreamConfig>& upstreams,
@@ -194,62 +276,7 @@ void read_routes(Reader& r, const Field& f, const std::vector<UpstreamConfig>& u
   std::unordered_map<std::string, std::string> prefixes;  // prefix -> path of first route
   for (const Field& item : items) {
     RouteConfig route;
-    bool has_prefix = false;
-    bool has_upstream = false;
-    bool ok = true;
-    Field upstream_field;
-    r.read_map(item, {
-        {"prefix",
-         [&](const Field& x) {
-           has_prefix = true;
-           if (!r.read_string(x, &route.prefix)) {
-             ok = false;
-           } else if (std::string why = check_prefix(route.prefix); !why.empty()) {
-             r.error(x, why);
-             ok = false;
-           } else if (auto [it, fresh] = prefixes.emplace(route.prefix, item.path); !fresh) {
-             r.error(x, "duplicate prefix '" + route.prefix + "' (first in " + it->second + ")");
-             ok = false;
-           }
-         }},
-        {"upstream",
-         [&](const Field& x) {
-           has_upstream = true;
-           upstream_field = x;
-           ok = r.read_string(x, &route.upstream) && ok;
-         }},
-        {"strip_prefix", [&](const Field& x) { ok = r.read_bool(x, &route.strip_prefix) && ok; }},
-    });
-    if (!item.value.IsDefined() || !item.value.IsMap()) {
-      if (item.is_null()) r.error(item, "expected a mapping, got nothing");
-      continue;
-    }
-    for (auto [present, key] : {std::pair{has_prefix, "prefix"}, {has_upstream, "upstream"}}) {
-      if (!present) {
-        r.error(item, std::string("missing required key '") + key + "'");
-        ok = false;
-      }
-    }
-    if (has_upstream && !route.upstream.empty()) {
-      auto it = std::find_if(upstreams.begin(), upstreams.end(),
-                             [&](const UpstreamConfig& u) { return u.name == route.upstream; });
-      if (it == upstreams.end()) {
-        std::vector<std::string_view> names;
-        for (const UpstreamConfig& u : upstreams) names.push_back(u.name);
-        std::string message = "unknown upstream '" + route.upstream + "'";
-        if (std::string near = closest_match(route.upstream, names); !near.empty()) {
-          message += " (did you mean '" + near + "'?)";
-        }
-        r.error(upstream_field, message);
-        ok = false;
-      } else {
-        route.upstream_index = static_cast<size_t>(it - upstreams.begin());
-      }
-    } else if (has_upstream && upstream_field.value.IsScalar()) {
-      r.error(upstream_field, "must name an upstream");
-      ok = false;
-    }
-    if (ok) out->push_back(std::move(route));
+    if (read_route(r, item, upstreams, &prefixes, &route)) out->push_back(std::move(route));
   }
 }
 

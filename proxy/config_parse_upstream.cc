@@ -31,29 +31,30 @@ void read_servers(Reader& r, const Field& f, std::vector<net::HostPort>* out) {
   }
 }
 
+void read_check_path(Reader& r, const Field& f, std::string* out) {
+  std::string path;
+  if (!r.read_string(f, &path)) return;
+  if (path.empty() || path.front() != '/') {
+    r.error(f, "must start with '/'");
+    return;
+  }
+  for (unsigned char c : path) {
+    if (c <= 0x20 || c == 0x7f || c == '#') {
+      r.error(f, "must not contain spaces, control characters or '#'");
+      return;
+    }
+  }
+  *out = std::move(path);
+}
+
 void read_health_check(Reader& r, const Field& f, HealthCheckConfig* out) {
   Field interval_field;
   Field timeout_field;
   bool interval_ok = false;
   bool timeout_ok = false;
-  r.read_map(f, {
+  const KeyHandler keys[] = {
       {"enabled", [&](const Field& x) { r.read_bool(x, &out->enabled); }},
-      {"path",
-       [&](const Field& x) {
-         std::string path;
-         if (!r.read_string(x, &path)) return;
-         if (path.empty() || path.front() != '/') {
-           r.error(x, "must start with '/'");
-           return;
-         }
-         for (unsigned char c : path) {
-           if (c <= 0x20 || c == 0x7f || c == '#') {
-             r.error(x, "must not contain spaces, control characters or '#'");
-             return;
-           }
-         }
-         out->path = std::move(path);
-       }},
+      {"path", [&](const Field& x) { read_check_path(r, x, &out->path); }},
       {"interval",
        [&](const Field& x) {
          interval_field = x;
@@ -64,10 +65,12 @@ void read_health_check(Reader& r, const Field& f, HealthCheckConfig* out) {
          timeout_field = x;
          timeout_ok = r.read_duration(x, 1, kMaxDuration, &out->timeout);
        }},
-      {"healthy_threshold", [&](const Field& x) { r.read_int(x, 1, 100, &out->healthy_threshold); }},
+      {"healthy_threshold",
+       [&](const Field& x) { r.read_int(x, 1, 100, &out->healthy_threshold); }},
       {"unhealthy_threshold",
        [&](const Field& x) { r.read_int(x, 1, 100, &out->unhealthy_threshold); }},
-  });
+  };
+  r.read_map(f, keys);
   // One probe per server at a time: a timeout longer than the interval would silently
   // stretch the interval. An unset timeout shrinks to fit a short interval instead.
   if (timeout_ok && out->timeout > out->interval) {
@@ -81,7 +84,7 @@ void read_health_check(Reader& r, const Field& f, HealthCheckConfig* out) {
 void read_outlier(Reader& r, const Field& f, OutlierConfig* out) {
   Field max_field;
   bool max_ok = false;
-  r.read_map(f, {
+  const KeyHandler keys[] = {
       {"consecutive_failures",
        [&](const Field& x) { r.read_int(x, 0, 1000, &out->consecutive_failures); }},
       {"base_ejection",
@@ -93,7 +96,8 @@ void read_outlier(Reader& r, const Field& f, OutlierConfig* out) {
        }},
       {"max_ejection_percent",
        [&](const Field& x) { r.read_int(x, 0, 100, &out->max_ejection_percent); }},
-  });
+  };
+  r.read_map(f, keys);
   if (max_ok && out->max_ejection < out->base_ejection) {
     r.error(max_field, net::format_duration(out->max_ejection) +
                            " must be at least base_ejection (" +
@@ -104,30 +108,30 @@ void read_outlier(Reader& r, const Field& f, OutlierConfig* out) {
   }
 }
 
+void read_balance(Reader& r, const Field& f, BalancePolicy* out) {
+  std::string text;
+  if (r.read_string(f, &text) && !parse_balance_policy(text, out)) {
+    r.error(f, "unknown balance policy '" + text + "' (use p2c, least_request or round_robin)");
+  }
+}
+
 void read_upstream(Reader& r, const Field& f, UpstreamConfig* out) {
   bool has_servers = false;
-  r.read_map(f, {
+  const KeyHandler keys[] = {
       {"servers",
        [&](const Field& x) {
          has_servers = true;
          read_servers(r, x, &out->servers);
        }},
-      {"balance",
-       [&](const Field& x) {
-         std::string text;
-         if (!r.read_string(x, &text)) return;
-         if (!parse_balance_policy(text, &out->balance)) {
-           r.error(x, "unknown balance policy '" + text +
-                          "' (use p2c, least_request or round_robin)");
-         }
-       }},
+      {"balance", [&](const Field& x) { read_balance(r, x, &out->balance); }},
       {"keepalive", [&](const Field& x) { r.read_int(x, 0, 65535, &out->keepalive); }},
       {"retries", [&](const Field& x) { r.read_int(x, 0, 10, &out->retries); }},
       {"resolve_every",
        [&](const Field& x) { r.read_duration(x, 1, kMaxDuration, &out->resolve_every); }},
       {"health_check", [&](const Field& x) { read_health_check(r, x, &out->health_check); }},
       {"outlier", [&](const Field& x) { read_outlier(r, x, &out->outlier); }},
-  });
+  };
+  r.read_map(f, keys);
   if (!has_servers && (f.is_null() || f.value.IsMap())) {
     r.error_at_key(f, f.path + ": missing required key 'servers'");
   }

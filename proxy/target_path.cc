@@ -123,8 +123,8 @@ void remove_dot_segments(std::string_view path, std::string& out) {
 
 }  // namespace
 
-TargetStatus normalize_target(std::string_view target, std::string& scratch,
-                              std::string_view* path, std::string_view* query) {
+TargetStatus normalize_target(std::string_view target, std::string& scratch, std::string_view* path,
+                              std::string_view* query) {
   std::string_view rest = target;
   if (rest.empty()) return TargetStatus::kBadRequest;
   if (rest.front() != '/') {
@@ -142,7 +142,8 @@ TargetStatus normalize_target(std::string_view target, std::string& scratch,
     const std::string_view authority = rest.substr(0, authority_end);
     bool ignored = false;
     if (authority.empty() || !scan(authority, &ignored)) return TargetStatus::kBadRequest;
-    rest = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+    rest =
+        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
   }
   const size_t qmark = rest.find('?');
   std::string_view raw_path = rest.substr(0, qmark);

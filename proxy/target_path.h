@@ -22,8 +22,8 @@ enum class TargetStatus { kOk, kBadRequest };
 // Fast path: when the path needs no change, *path views `target` (or a static "/") and
 // `scratch` is untouched; otherwise the normalized path is written into `scratch`
 // (caller-owned and reused, so no allocation after warm-up). *query always views `target`.
-TargetStatus normalize_target(std::string_view target, std::string& scratch,
-                              std::string_view* path, std::string_view* query);
+TargetStatus normalize_target(std::string_view target, std::string& scratch, std::string_view* path,
+                              std::string_view* query);
 
 // Appends the upstream request-target to `out`. With route.strip_prefix the prefix is
 // removed but a leading '/' is kept ("/service1/ping" -> "/ping", "/service1/" and the bare

@@ -50,9 +50,10 @@ void Worker::rebuild(std::shared_ptr<const Config> config) {
       if (old && old->name() == uc.name) rt = old;
     }
     if (!rt) rt = std::make_shared<UpstreamRuntime>(uc, metrics_, index_);
-    UpstreamMembers members;
-    if (health_ && i < health_->upstreams.size()) members = health_->upstreams[i];
-    rt->apply(uc, members);
+    const bool matches = health_ && (!health_->config || health_->config == config);
+    if (matches && i < health_->upstreams.size()) {
+      rt->apply(uc, health_->upstreams[i]);
+    }  // else: keep the servers it has until a snapshot for this config arrives
     next.push_back(std::move(rt));
   }
   for (auto& old : upstreams_) {
@@ -75,11 +76,14 @@ void Worker::rebuild(std::shared_ptr<const Config> config) {
 }
 
 void Worker::apply(std::shared_ptr<const Config> config, HealthSnapshotPtr health) {
-  if (health) health_ = std::move(health);
+  if (health && (!health->config || health->config == config)) health_ = std::move(health);
   rebuild(std::move(config));
 }
 
 void Worker::apply_health(HealthSnapshotPtr health) {
+  // A snapshot follows one config's upstream order: one for another config (published just
+  // before or after a reload reaches this worker) would map servers to the wrong upstreams.
+  if (health->config && current_ && health->config != current_->config) return;
   health_ = std::move(health);
   const Config& cfg = *current_->config;
   for (size_t i = 0; i < upstreams_.size() && i < cfg.upstreams.size(); ++i) {

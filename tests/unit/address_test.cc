@@ -113,8 +113,8 @@ TEST(ResolvedAddress, EqualityAndOrder) {
   ASSERT_TRUE(to_sockaddr(HostPort{"10.0.0.2", 80}, &a));
   ASSERT_TRUE(to_sockaddr(HostPort{"10.0.0.10", 80}, &b));
   ASSERT_TRUE(to_sockaddr(HostPort{"::1", 80}, &c));
-  EXPECT_TRUE(a < b);   // by address bytes, not text
-  EXPECT_TRUE(b < c);   // IPv4 before IPv6
+  EXPECT_TRUE(a < b);  // by address bytes, not text
+  EXPECT_TRUE(b < c);  // IPv4 before IPv6
   EXPECT_FALSE(a == b);
   ResolvedAddress a2;
   ASSERT_TRUE(to_sockaddr(HostPort{"10.0.0.2", 80}, &a2));

@@ -326,7 +326,8 @@ TEST(ConfigParse, HeaderSetReplacesDefaultsOnlyWhenGiven) {
   auto emptied = parse_ok("headers: { response: { set: {} } }");
   ASSERT_NE(emptied, nullptr);
   EXPECT_TRUE(emptied->response_headers.set.empty());
-  auto kept = parse_ok("headers: { response: { remove: [Server] }, request: { set: { X-B: \"\" } } }");
+  auto kept =
+      parse_ok("headers: { response: { remove: [Server] }, request: { set: { X-B: \"\" } } }");
   ASSERT_NE(kept, nullptr);
   EXPECT_EQ(kept->response_headers.set, default_response_headers());
   EXPECT_EQ(kept->response_headers.remove, std::vector<std::string>{"Server"});
@@ -355,42 +356,51 @@ TEST(ConfigParse, ShorthandsAndOrder) {
 }
 
 TEST(ConfigParse, HealthCheckTimeoutAgainstInterval) {
-  auto shrunk = parse_ok("upstreams: { s: { servers: [\"h:1\"], health_check: { interval: 300ms } } }");
+  auto shrunk =
+      parse_ok("upstreams: { s: { servers: [\"h:1\"], health_check: { interval: 300ms } } }");
   ASSERT_NE(shrunk, nullptr);
   EXPECT_EQ(shrunk->upstreams[0].health_check.timeout, 300);  // unset timeout fits the interval
-  auto equal = parse_ok("upstreams: { s: { servers: [\"h:1\"], health_check: { interval: 1s, timeout: 1s } } }");
+  auto equal = parse_ok(
+      "upstreams: { s: { servers: [\"h:1\"], health_check: { interval: 1s, timeout: 1s } } }");
   ASSERT_NE(equal, nullptr);
   auto off = parse_ok("upstreams: { s: { servers: [\"h:1\"], health_check: { enabled: false } } }");
   ASSERT_NE(off, nullptr);
   EXPECT_FALSE(off->upstreams[0].health_check.enabled);
-  EXPECT_EQ(errors_of("upstreams:\n  s:\n    servers: [\"h:1\"]\n"
-                      "    health_check: { interval: 2s, timeout: 3s }\n"),
-            Errors{"t.yaml:4:44: upstreams.s.health_check.timeout: 3s must not exceed interval (2s)"});
+  EXPECT_EQ(
+      errors_of("upstreams:\n  s:\n    servers: [\"h:1\"]\n"
+                "    health_check: { interval: 2s, timeout: 3s }\n"),
+      Errors{"t.yaml:4:44: upstreams.s.health_check.timeout: 3s must not exceed interval (2s)"});
 }
 
 TEST(ConfigParse, OutlierEjectionBounds) {
-  auto raised = parse_ok("upstreams: { s: { servers: [\"h:1\"], outlier: { base_ejection: 10m } } }");
+  auto raised =
+      parse_ok("upstreams: { s: { servers: [\"h:1\"], outlier: { base_ejection: 10m } } }");
   ASSERT_NE(raised, nullptr);
   EXPECT_EQ(raised->upstreams[0].outlier.max_ejection, 600000);  // unset cap follows the base
-  EXPECT_EQ(errors_of("upstreams:\n  s:\n    servers: [\"h:1\"]\n"
-                      "    outlier: { base_ejection: 1m, max_ejection: 30s, max_ejection_percent: 101 }\n"),
-            (Errors{"t.yaml:4:49: upstreams.s.outlier.max_ejection: 30s must be at least "
-                    "base_ejection (1m)",
-                    "t.yaml:4:76: upstreams.s.outlier.max_ejection_percent: 101 is out of range "
-                    "0..100"}));
+  EXPECT_EQ(
+      errors_of(
+          "upstreams:\n  s:\n    servers: [\"h:1\"]\n"
+          "    outlier: { base_ejection: 1m, max_ejection: 30s, max_ejection_percent: 101 }\n"),
+      (Errors{"t.yaml:4:49: upstreams.s.outlier.max_ejection: 30s must be at least "
+              "base_ejection (1m)",
+              "t.yaml:4:76: upstreams.s.outlier.max_ejection_percent: 101 is out of range "
+              "0..100"}));
 }
 
 TEST(ConfigParse, ListenerOverlap) {
-  EXPECT_EQ(errors_of("listen: [\"0.0.0.0:8080\", \"127.0.0.1:8080\", \"[::1]:8081\", \"[::1]:8081\"]\n"
-                      "admin: { listen: \"127.0.0.1:8081\" }\n"),
-            (Errors{"t.yaml:1:26: listen[1]: 127.0.0.1:8080 overlaps 0.0.0.0:8080",
-                    "t.yaml:1:58: listen[3]: [::1]:8081 overlaps [::1]:8081"}));
+  EXPECT_EQ(
+      errors_of("listen: [\"0.0.0.0:8080\", \"127.0.0.1:8080\", \"[::1]:8081\", \"[::1]:8081\"]\n"
+                "admin: { listen: \"127.0.0.1:8081\" }\n"),
+      (Errors{"t.yaml:1:26: listen[1]: 127.0.0.1:8080 overlaps 0.0.0.0:8080",
+              "t.yaml:1:58: listen[3]: [::1]:8081 overlaps [::1]:8081"}));
   EXPECT_EQ(errors_of("listen: [\"127.0.0.1:8080\"]\nadmin: { listen: \"0.0.0.0:8080\" }\n"),
             Errors{"t.yaml:2:18: admin.listen: 0.0.0.0:8080 overlaps listen address "
                    "127.0.0.1:8080"});
-  EXPECT_EQ(errors_of("listen: []\n"), Errors{"t.yaml:1:9: listen: must list at least one address"});
-  ASSERT_NE(parse_ok("listen: [\"127.0.0.1:0\", \"127.0.0.1:0\"]\nadmin: { listen: \"127.0.0.1:0\" }"),
-            nullptr);
+  EXPECT_EQ(errors_of("listen: []\n"),
+            Errors{"t.yaml:1:9: listen: must list at least one address"});
+  ASSERT_NE(
+      parse_ok("listen: [\"127.0.0.1:0\", \"127.0.0.1:0\"]\nadmin: { listen: \"127.0.0.1:0\" }"),
+      nullptr);
 }
 
 TEST(ConfigParse, WrongTypes) {
@@ -413,8 +423,9 @@ TEST(ConfigParse, WrongTypes) {
   EXPECT_EQ(errors_of("routes:\n  - { prefix: /a/, upstream: a, strip_prefix: yes }\n"
                       "upstreams: { a: { servers: [\"h:1\"] } }\n"),
             Errors{"t.yaml:2:47: routes[0].strip_prefix: expected true or false, got 'yes'"});
-  EXPECT_EQ(errors_of("upstreams: { a: { servers: [\"h:1\"], health_check: { enabled: 1 } } }\n"),
-            Errors{"t.yaml:1:62: upstreams.a.health_check.enabled: expected true or false, got '1'"});
+  EXPECT_EQ(
+      errors_of("upstreams: { a: { servers: [\"h:1\"], health_check: { enabled: 1 } } }\n"),
+      Errors{"t.yaml:1:62: upstreams.a.health_check.enabled: expected true or false, got '1'"});
   EXPECT_EQ(errors_of("upstreams: [a]\nroutes: { a: b }\n"),
             (Errors{"t.yaml:1:12: upstreams: expected a mapping, got a sequence",
                     "t.yaml:2:9: routes: expected a sequence, got a mapping"}));
@@ -458,10 +469,12 @@ TEST(ConfigParse, UpstreamProblems) {
                     "t.yaml:3:3: upstreams.ok: missing required key 'servers'",
                     "t.yaml:4:27: upstreams.dup.servers[1]: duplicate server 'h:1'",
                     "t.yaml:4:45: upstreams.dup.servers[3]: duplicate server '[::1]:1'"}));
-  EXPECT_EQ(errors_of("upstreams: { a: { servers: [\"h:1\"], resolve_every: 0ms, keepalive: 65536 } }\n"),
-            (Errors{"t.yaml:1:52: upstreams.a.resolve_every: must be greater than 0",
-                    "t.yaml:1:68: upstreams.a.keepalive: 65536 is out of range 0..65535"}));
-  EXPECT_EQ(errors_of("upstreams: { a: { servers: [\"h:1\"], health_check: { path: \"/a b\", interval: 25h } } }\n"),
+  EXPECT_EQ(
+      errors_of("upstreams: { a: { servers: [\"h:1\"], resolve_every: 0ms, keepalive: 65536 } }\n"),
+      (Errors{"t.yaml:1:52: upstreams.a.resolve_every: must be greater than 0",
+              "t.yaml:1:68: upstreams.a.keepalive: 65536 is out of range 0..65535"}));
+  EXPECT_EQ(errors_of("upstreams: { a: { servers: [\"h:1\"], health_check: { path: \"/a b\", "
+                      "interval: 25h } } }\n"),
             (Errors{"t.yaml:1:59: upstreams.a.health_check.path: must not contain spaces, control "
                     "characters or '#'",
                     "t.yaml:1:77: upstreams.a.health_check.interval: must be at most 24h"}));
@@ -469,17 +482,16 @@ TEST(ConfigParse, UpstreamProblems) {
 
 TEST(ConfigParse, RouteProblems) {
   const std::string upstreams = "upstreams: { a: { servers: [\"h:1\"] } }\n";
-  EXPECT_EQ(errors_of(upstreams +
-                      "routes:\n"
-                      "  - { upstream: a }\n"
-                      "  - { prefix: /x/ }\n"
-                      "  - /just-a-string\n"
-                      "  -\n"
-                      "  - { prefix: \"/a/../b/\", upstream: a }\n"
-                      "  - { prefix: \"/q?x\", upstream: a }\n"
-                      "  - { prefix: \"/a b\", upstream: a }\n"
-                      "  - { prefix: /ok/, upstream: \"\" }\n"
-                      "  - { prefix: /ok2/, upstream: zzz }\n"),
+  EXPECT_EQ(errors_of(upstreams + "routes:\n"
+                                  "  - { upstream: a }\n"
+                                  "  - { prefix: /x/ }\n"
+                                  "  - /just-a-string\n"
+                                  "  -\n"
+                                  "  - { prefix: \"/a/../b/\", upstream: a }\n"
+                                  "  - { prefix: \"/q?x\", upstream: a }\n"
+                                  "  - { prefix: \"/a b\", upstream: a }\n"
+                                  "  - { prefix: /ok/, upstream: \"\" }\n"
+                                  "  - { prefix: /ok2/, upstream: zzz }\n"),
             (Errors{"t.yaml:2:1: routes[3]: expected a mapping, got nothing",
                     "t.yaml:3:5: routes[0]: missing required key 'prefix'",
                     "t.yaml:4:5: routes[1]: missing required key 'upstream'",
@@ -493,9 +505,11 @@ TEST(ConfigParse, RouteProblems) {
                     "t.yaml:10:31: routes[7].upstream: must name an upstream",
                     "t.yaml:11:32: routes[8].upstream: unknown upstream 'zzz'"}));
   // An upstream with errors still exists for routes: no second, misleading error.
-  EXPECT_EQ(errors_of("upstreams: { a: { servers: [\"h:99999\"] } }\nroutes: [{ prefix: /, upstream: a }]\n"),
-            Errors{"t.yaml:1:29: upstreams.a.servers[0]: invalid address 'h:99999': port out of "
-                   "range (1-65535)"});
+  EXPECT_EQ(
+      errors_of(
+          "upstreams: { a: { servers: [\"h:99999\"] } }\nroutes: [{ prefix: /, upstream: a }]\n"),
+      Errors{"t.yaml:1:29: upstreams.a.servers[0]: invalid address 'h:99999': port out of "
+             "range (1-65535)"});
 }
 
 TEST(ConfigParse, ErrorsAreAppendedSortedAndFormatted) {
@@ -525,8 +539,8 @@ TEST(ConfigParse, BalancePolicyNames) {
 
 TEST(Duration, ParsesUnits) {
   const std::pair<const char*, net::Millis> cases[] = {
-      {"0ms", 0}, {"500ms", 500}, {"2s", 2000}, {"1m", 60000}, {"1h", 3600000}, {"0s", 0},
-      {"007s", 7000}, {"90m", 5400000}};
+      {"0ms", 0},      {"500ms", 500}, {"2s", 2000},   {"1m", 60000},
+      {"1h", 3600000}, {"0s", 0},      {"007s", 7000}, {"90m", 5400000}};
   for (const auto& [text, want] : cases) {
     net::Millis got = -1;
     std::string error;

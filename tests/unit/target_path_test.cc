@@ -55,7 +55,7 @@ TEST(NormalizeTarget, SlowPathWritesScratchAndReusesIt) {
 TEST(NormalizeTarget, RemovesDotSegments) {
   const std::pair<const char*, const char*> cases[] = {
       {"/", "/"},
-      {"/a/b/c/./../../g", "/a/g"},  // RFC 3986 §5.2.4 example
+      {"/a/b/c/./../../g", "/a/g"},       // RFC 3986 §5.2.4 example
       {"/mid/content=5/../6", "/mid/6"},  // RFC 3986 §5.2.4 example
       {"/a/.", "/a/"},
       {"/a/..", "/"},
@@ -101,27 +101,9 @@ TEST(NormalizeTarget, AbsoluteFormReducesToPath) {
 
 TEST(NormalizeTarget, RejectsUnsafeTargets) {
   const char* cases[] = {
-      "",
-      "*",
-      "service1/ping",
-      "ftp://h/x",
-      "http://",
-      "http:///x",
-      "http:/x",
-      "/a b",
-      "/a\tb",
-      "/a\r\nX: y",
-      "/a\x7f",
-      "/a#frag",
-      "/a%00b",
-      "/a%",
-      "/a%2",
-      "/a%zz",
-      "/a%g0",
-      "/a?x=%00",
-      "/a?x=%",
-      "/a?x y",
-      "http://h h/x",
+      "",     "*",     "service1/ping", "ftp://h/x", "http://", "http:///x", "http:/x",
+      "/a b", "/a\tb", "/a\r\nX: y",    "/a\x7f",    "/a#frag", "/a%00b",    "/a%",
+      "/a%2", "/a%zz", "/a%g0",         "/a?x=%00",  "/a?x=%",  "/a?x y",    "http://h h/x",
   };
   for (const char* c : cases) EXPECT_TRUE(rejected(c)) << "accepted: " << c;
   EXPECT_TRUE(rejected(std::string_view("/a\0b", 4)));
@@ -151,8 +133,7 @@ TEST(RewriteTarget, StripsPrefixKeepingLeadingSlash) {
 
 TEST(RewriteTarget, KeepsPathWithoutStrip) {
   EXPECT_EQ(rewrite(route("/service1/", false), "/service1/ping", ""), "GET /service1/ping");
-  EXPECT_EQ(rewrite(route("/service1/", false), "/service1/ping", "a=b"),
-            "GET /service1/ping?a=b");
+  EXPECT_EQ(rewrite(route("/service1/", false), "/service1/ping", "a=b"), "GET /service1/ping?a=b");
 }
 
 }  // namespace
