@@ -83,7 +83,9 @@ bool parse_port(std::string_view text, PortZero zero, uint16_t* out, std::string
   return true;
 }
 
-int family_rank(int family) { return family == AF_INET ? 0 : 1; }
+int family_rank(int family) {
+  return family == AF_INET ? 0 : 1;
+}
 
 }  // namespace
 

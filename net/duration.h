@@ -10,7 +10,8 @@
 namespace ringway::net {
 
 // Accepts "<digits><unit>" with unit ms, s, m or h; no sign, spaces or fractions.
-// Returns: false and sets *error (e.g. "missing unit (use ms, s, m or h)") on bad input or overflow.
+// Returns: false and sets *error (e.g. "missing unit (use ms, s, m or h)") on bad input or
+// overflow.
 bool parse_duration(std::string_view text, Millis* out, std::string* error);
 
 // The largest unit that represents `ms` exactly: 2000 -> "2s", 1500 -> "1500ms",

@@ -64,26 +64,32 @@ class HttpServerConnection final : public SocketHandler {
 
   void open(int fd) {
     parser_.reset();
-    in_.reset_capacity(in_.capacity());  // drop bytes a previous (rejected) client left unread
+    in_.clear();  // drop bytes a previous (rejected) client left unread
     out_.clear();
     sending_buf_.clear();
     body_.clear();
     sending_ = closing_ = close_after_send_ = in_message_ = head_done_ = paused_ = false;
+    head_started_ = false;
     sock_ = loop_.add(fd, this);
     loop_.start_recv(sock_);
     set_deadline(server_.options_.idle_timeout);
   }
 
   bool idle() const { return !in_message_ && !sending_ && out_.empty(); }
+  bool open_now() const { return sock_ != nullptr && !closing_; }
+
+  // The server is going away: close at once, whatever is in flight.
+  void abort() { close(); }
 
   // Called by the server when draining: idle connections go now, busy ones after their
   // response.
   void drain() {
     if (idle()) {
       close();
-    } else {
+    } else if (!in_message_) {
       close_after_send_ = true;
     }
+    // A request still arriving finishes; dispatch() marks its response Connection: close.
   }
 
   void on_data(const char* data, size_t len) override {
@@ -155,11 +161,18 @@ class HttpServerConnection final : public SocketHandler {
         loop_.pause_recv(sock_);
         break;
       }
+      if (!head_started_) {
+        head_started_ = true;
+        msg_start_ = in_.data();
+      }
       HttpParser::Step st = parser_.parse(in_.data(), in_.size());
       in_.consume(st.consumed);
       if (st.event == HttpParser::Event::kNeedMore) {
         if (in_.has_stash() || in_.full()) {
-          make_room();
+          if (!make_room()) {
+            reject(431, "request head does not fit the input buffer");
+            return;
+          }
           if (in_.size() > 0) continue;
         }
         break;
@@ -169,7 +182,7 @@ class HttpServerConnection final : public SocketHandler {
         return;
       }
       if (st.event == HttpParser::Event::kHead) {
-        head_ = parser_.head();
+        own_head();
         head_done_ = true;
         body_.clear();
         if (head_.expect_continue) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -182,6 +195,7 @@ class HttpServerConnection final : public SocketHandler {
       // kMessageEnd
       dispatch();
       head_done_ = false;
+      head_started_ = false;
       in_message_ = in_.size() > 0;
       if (in_.size() == 0) {
         in_.compact();
@@ -194,13 +208,25 @@ class HttpServerConnection final : public SocketHandler {
     flush();
   }
 
-  // The buffer filled mid-body (or bytes wait in the stash): move live bytes down, keeping
-  // our head copy pointing at them.
-  void make_room() {
-    const char* lo = in_.base();
-    const char* hi = in_.base() + in_.capacity();
-    ptrdiff_t delta = in_.compact();
-    if (head_done_) rebase_head(head_, lo, hi, delta);
+  // Copies the head's bytes (message start .. end of head) into connection-owned storage and
+  // points head_ at them, so the input buffer may compact while the body arrives.
+  void own_head() {
+    head_ = parser_.head();
+    const char* lo = msg_start_;
+    const char* hi = in_.data();
+    head_bytes_.assign(lo, static_cast<size_t>(hi - lo));
+    rebase_head(head_, lo, hi, head_bytes_.data() - lo);
+  }
+
+  // The buffer filled mid-body (or bytes wait in the stash): move live bytes down. Only
+  // happens after own_head(), so no slice points into the buffer.
+  // Returns: false when a half-parsed head fills the buffer (it cannot move: the parser holds
+  // slices of it); the caller answers 431.
+  bool make_room() {
+    if (head_started_ && !head_done_ && in_.data() != msg_start_) return false;
+    in_.compact();
+    if (head_started_ && !head_done_) msg_start_ = in_.data();
+    return true;
   }
 
   void dispatch() {
@@ -266,6 +292,9 @@ class HttpServerConnection final : public SocketHandler {
   HttpParser parser_;
   InputBuffer in_;
   HttpHead head_;
+  std::string head_bytes_;         // head_ slices point here once the head is complete
+  const char* msg_start_ = nullptr;  // first byte of the message being parsed
+  bool head_started_ = false;
   std::string body_;
   std::string out_;
   std::string sending_buf_;
@@ -284,8 +313,10 @@ HttpServer::HttpServer(Loop& loop, HttpServerOptions options, HttpHandler handle
 
 HttpServer::~HttpServer() {
   if (listener_) loop_.close(listener_);
+  // Busy connections cannot finish once their server is gone: their sockets and timers
+  // would call into freed memory.
   for (auto& c : all_) {
-    if (c) c->drain();
+    if (c && c->open_now()) c->abort();
   }
 }
 

@@ -20,6 +20,12 @@ class InputBuffer {
     stash_.clear();
   }
 
+  // Forgets every byte (a new connection reuses the storage).
+  void clear() {
+    begin_ = end_ = 0;
+    stash_.clear();
+  }
+
   // Bytes received but not yet consumed.
   const char* data() const { return data_.get() + begin_; }
   size_t size() const { return end_ - begin_; }

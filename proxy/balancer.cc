@@ -14,8 +14,11 @@ namespace {
 
 // Weight for new EWMA samples: recent enough to react within a few requests.
 constexpr double kEwmaAlpha = 0.3;
-// A server with no sample yet scores as this latency, so new servers get traffic.
+// Latency assumed when neither p2c candidate has a sample yet.
 constexpr double kDefaultLatencyMs = 1.0;
+// p2c distrusts the estimate of a server it last chose this long before the rival it is
+// compared with: about one request per period re-measures a server that keeps losing.
+constexpr net::Millis kStaleEstimateMs = 1000;
 
 }  // namespace
 
@@ -48,7 +51,17 @@ void UpstreamRuntime::apply(const UpstreamConfig& config, const UpstreamMembers&
       s->ejection_counter = metrics_.ejections.with({config_.name, a.label});
     }
     s->address = a;
-    s->healthy = i < members.healthy.size() ? members.healthy[i] != 0 : true;
+    const bool healthy = i < members.healthy.size() ? members.healthy[i] != 0 : true;
+    if (healthy && !s->healthy) {
+      // Back after healthy_threshold passing checks in a row (e.g. restarted): what passive
+      // detection learned during the outage is stale. Kept, it would hold the server ejected
+      // for base_ejection x n, and p2c would compare against a latency estimate that
+      // failures doubled (up to 60 s), so the recovered server would get no traffic at all.
+      s->ewma_ms = 0;
+      s->consecutive_failures = 0;
+      s->ejected_until = net::TimePoint{};
+    }
+    s->healthy = healthy;
     next.push_back(std::move(s));
   }
   for (auto& gone : servers_) {
@@ -113,6 +126,7 @@ UpstreamRuntime::Pick UpstreamRuntime::pick(net::TimePoint now, const ServerRunt
   const size_t n = candidates_.size();
   if (n == 1) {
     result.server = candidates_[0];
+    result.server->last_pick = now;
     return result;
   }
   switch (config_.balance) {
@@ -136,20 +150,33 @@ UpstreamRuntime::Pick UpstreamRuntime::pick(net::TimePoint now, const ServerRunt
       size_t i = next_random() % n;
       size_t j = next_random() % (n - 1);
       if (j >= i) ++j;
-      auto score = [](const ServerRuntime* s) {
-        double lat = s->ewma_ms > 0 ? s->ewma_ms : kDefaultLatencyMs;
+      // A candidate without a usable estimate borrows its rival's, so in-flight counts
+      // decide: one with no sample yet (a fixed guess would lose every comparison against
+      // peers faster than the guess, sub-millisecond on a LAN), or one last chosen more than
+      // kStaleEstimateMs before its rival (a failure-inflated estimate would otherwise never
+      // get the request that lowers it). Either way the server would never be chosen again.
+      auto score = [](const ServerRuntime* s, const ServerRuntime* rival) {
+        const bool stale = s->last_pick + kStaleEstimateMs < rival->last_pick;
+        const double lat = s->ewma_ms > 0 && !stale ? s->ewma_ms
+                           : rival->ewma_ms > 0     ? rival->ewma_ms
+                                                    : kDefaultLatencyMs;
         return (s->in_flight + 1) * lat;
       };
-      result.server = score(candidates_[i]) <= score(candidates_[j]) ? candidates_[i] : candidates_[j];
+      ServerRuntime* a = candidates_[i];
+      ServerRuntime* b = candidates_[j];
+      result.server = score(a, b) <= score(b, a) ? a : b;
       break;
     }
   }
+  result.server->last_pick = now;
   return result;
 }
 
 void UpstreamRuntime::on_success(ServerRuntime& s, double latency_ms) {
+  // After failures the estimate is a penalty, not a latency: start over from this sample.
+  const bool fresh = s.ewma_ms == 0 || s.consecutive_failures > 0;
   s.consecutive_failures = 0;
-  s.ewma_ms = s.ewma_ms == 0 ? latency_ms : s.ewma_ms + kEwmaAlpha * (latency_ms - s.ewma_ms);
+  s.ewma_ms = fresh ? latency_ms : s.ewma_ms + kEwmaAlpha * (latency_ms - s.ewma_ms);
 }
 
 bool UpstreamRuntime::on_failure(ServerRuntime& s, net::TimePoint now, const std::string& why) {
@@ -176,6 +203,9 @@ bool UpstreamRuntime::on_failure(ServerRuntime& s, net::TimePoint now, const std
   if (span > o.max_ejection) span = o.max_ejection;
   s.ejected_until = now + span;
   s.consecutive_failures = 0;
+  // The ejection replaces the latency penalty: the server returns unmeasured, on probation
+  // (p2c lets it borrow a rival's estimate), instead of losing every p2c comparison.
+  s.ewma_ms = 0;
   s.ejection_counter.inc(shard_);
   net::log_warn("upstream " + config_.name + " server " + s.address.label + " ejected for " +
                 std::to_string(span) + " ms after " + std::to_string(o.consecutive_failures) +
@@ -184,8 +214,8 @@ bool UpstreamRuntime::on_failure(ServerRuntime& s, net::TimePoint now, const std
 }
 
 bool UpstreamRuntime::take_retry() {
-  if (budget_ < 1) return false;
-  budget_ -= 1;
+  if (budget_fifths_ < 5) return false;
+  budget_fifths_ -= 5;
   return true;
 }
 

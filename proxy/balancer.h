@@ -28,6 +28,7 @@ struct ServerRuntime {
   int consecutive_failures = 0;
   int ejections = 0;             // times ejected; scales the next ejection
   net::TimePoint ejected_until;  // ejected while now < ejected_until
+  net::TimePoint last_pick;      // when p2c/least_request/round_robin last chose it
   std::string last_error;
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // keep-alive pool (LIFO)
   metrics::Counter ejection_counter;
@@ -65,7 +66,7 @@ class UpstreamRuntime {
 
   // Retry budget: each request earns 0.2 retries (bursts up to 10); a retry spends one,
   // so retries stay a bounded fraction of traffic during an outage.
-  void on_request() { budget_ = budget_ + 0.2 > 10 ? 10 : budget_ + 0.2; }
+  void on_request() { budget_fifths_ = budget_fifths_ + 1 > 50 ? 50 : budget_fifths_ + 1; }
   bool take_retry();
 
   metrics::Histogram& duration() { return duration_; }
@@ -83,7 +84,7 @@ class UpstreamRuntime {
   std::vector<ServerRuntime*> candidates_;  // scratch, reused per pick
   uint64_t rr_ = 0;
   uint64_t rng_;
-  double budget_ = 10;
+  int budget_fifths_ = 50;  // retry budget in fifths of a retry: exact, no float drift
   bool panic_ = false;
   metrics::Histogram duration_;
   metrics::Counter retry_counter_;

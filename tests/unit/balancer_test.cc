@@ -17,7 +17,9 @@ namespace {
 
 using net::TimePoint;
 
-TimePoint at(net::Millis ms) { return TimePoint{ms}; }
+TimePoint at(net::Millis ms) {
+  return TimePoint{ms};
+}
 
 UpstreamMembers members(const std::vector<std::string>& labels,
                         const std::vector<uint8_t>& healthy = {}) {
@@ -55,7 +57,8 @@ class BalancerTest : public ::testing::Test {
   }
   ServerRuntime& server(size_t i) { return *rt_->servers().at(i); }
   // Counts picks per label over n picks at `now`.
-  std::map<std::string, int> count_picks(int n, TimePoint now, const ServerRuntime* exclude = nullptr) {
+  std::map<std::string, int> count_picks(int n, TimePoint now,
+                                         const ServerRuntime* exclude = nullptr) {
     std::map<std::string, int> counts;
     for (int i = 0; i < n; ++i) {
       UpstreamRuntime::Pick p = rt_->pick(now, exclude);
@@ -408,18 +411,21 @@ TEST_F(BalancerTest, TenRequestsEarnTwoRetries) {
 }
 
 TEST_F(BalancerTest, EjectionCounterMetricIncrements) {
-  make(upstream(BalancePolicy::kP2C, 2, 1000), members({"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"}));
+  make(upstream(BalancePolicy::kP2C, 2, 1000),
+       members({"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"}));
   const std::string zero =
       "ringway_upstream_ejections_total{upstream=\"u\",server=\"10.0.0.2:80\"} 0\n";
   EXPECT_NE(render().find(zero), std::string::npos) << render();
   EXPECT_EQ(fail(server(1), 2, at(0)), 1);
   EXPECT_EQ(fail(server(1), 2, at(1000)), 1);
   const std::string text = render();
-  EXPECT_NE(text.find("ringway_upstream_ejections_total{upstream=\"u\",server=\"10.0.0.2:80\"} 2\n"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("ringway_upstream_ejections_total{upstream=\"u\",server=\"10.0.0.2:80\"} 2\n"),
+      std::string::npos)
       << text;
-  EXPECT_NE(text.find("ringway_upstream_ejections_total{upstream=\"u\",server=\"10.0.0.1:80\"} 0\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("ringway_upstream_ejections_total{upstream=\"u\",server=\"10.0.0.1:80\"} 0\n"),
+      std::string::npos);
   EXPECT_EQ(server(1).ejection_counter.value(), 2u);
 }
 

@@ -205,6 +205,10 @@ TEST(ConfigFiles, UnreadableFile) {
   EXPECT_EQ(load_config_file(RINGWAY_TEST_DATA_DIR, &errors), nullptr);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "cannot read: Is a directory");
+  errors.clear();
+  EXPECT_EQ(load_config_file("/dev/zero", &errors), nullptr);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "/dev/zero:1:1: cannot read: larger than 4 MiB");
 }
 
 TEST(ConfigFiles, SyntaxError) {

@@ -47,7 +47,9 @@ class Parsed {
   std::string error_ = "no head";
 };
 
-Parsed request(std::string bytes) { return Parsed(HttpParser::Mode::kRequest, std::move(bytes)); }
+Parsed request(std::string bytes) {
+  return Parsed(HttpParser::Mode::kRequest, std::move(bytes));
+}
 Parsed response(std::string bytes, bool to_head = false) {
   return Parsed(HttpParser::Mode::kResponse, std::move(bytes), to_head);
 }
@@ -58,7 +60,8 @@ constexpr std::string_view kDefaultHost = "upstream.internal:8001";
 // The fields every upstream request ends with (before rules and framing).
 std::string forwarded(std::string_view xff = "192.0.2.7", std::string_view via = "1.1 ringway") {
   std::string s = "X-Forwarded-For: ";
-  s.append(xff).append("\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nX-Request-Id: rid-1\r\nVia: ");
+  s.append(xff).append(
+      "\r\nX-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nX-Request-Id: rid-1\r\nVia: ");
   s.append(via).append("\r\n");
   return s;
 }
@@ -76,7 +79,9 @@ Built upstream_request(const Parsed& p, std::string_view target, const HeaderRul
   return b;
 }
 
-HeaderRules security_rules() { return HeaderRules{default_response_headers(), {}}; }
+HeaderRules security_rules() {
+  return HeaderRules{default_response_headers(), {}};
+}
 
 constexpr std::string_view kSecurity =
     "X-Frame-Options: DENY\r\n"
@@ -84,7 +89,8 @@ constexpr std::string_view kSecurity =
     "Referrer-Policy: no-referrer\r\n"
     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n";
 
-Built client_response(const Parsed& p, ResponseFacts facts, const HeaderRules& rules = security_rules()) {
+Built client_response(const Parsed& p, ResponseFacts facts,
+                      const HeaderRules& rules = security_rules()) {
   EXPECT_TRUE(p.ok()) << p.error();
   if (facts.request_id.empty()) facts.request_id = "rid-1";
   Built b;
@@ -118,8 +124,8 @@ TEST(UpstreamRequest, DropsHopByHopAndConnectionNamedFields) {
 }
 
 TEST(UpstreamRequest, AppendsClientToSingleForwardedForChain) {
-  Parsed p = request(
-      "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n\r\n");
+  Parsed p =
+      request("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 203.0.113.1, 198.51.100.2\r\n\r\n");
   Built b = upstream_request(p, "/");
   EXPECT_EQ(b.out, "GET / HTTP/1.1\r\nHost: h\r\n" +
                        forwarded("203.0.113.1, 198.51.100.2, 192.0.2.7") + "\r\n");
@@ -147,8 +153,8 @@ TEST(UpstreamRequest, ReplacesClientSuppliedForwardingFields) {
       "Via: 1.0 fred\r\n"
       "\r\n");
   Built b = upstream_request(p, "/");
-  EXPECT_EQ(b.out, "GET / HTTP/1.1\r\nHost: h\r\n" + forwarded("192.0.2.7", "1.0 fred, 1.1 ringway") +
-                       "\r\n");
+  EXPECT_EQ(b.out, "GET / HTTP/1.1\r\nHost: h\r\n" +
+                       forwarded("192.0.2.7", "1.0 fred, 1.1 ringway") + "\r\n");
 }
 
 TEST(UpstreamRequest, KeepsEveryViaFieldInTheChain) {
@@ -170,9 +176,8 @@ TEST(UpstreamRequest, AppliesSetAndRemoveRules) {
       "\r\n");
   HeaderRules rules{{{"X-Env", "prod"}, {"user-agent", "ringway-test"}}, {"COOKIE"}};
   Built b = upstream_request(p, "/a", rules);
-  EXPECT_EQ(b.out,
-            "GET /a HTTP/1.1\r\nHost: h\r\nAccept: text/html\r\n" + forwarded() +
-                "X-Env: prod\r\nuser-agent: ringway-test\r\n\r\n");
+  EXPECT_EQ(b.out, "GET /a HTTP/1.1\r\nHost: h\r\nAccept: text/html\r\n" + forwarded() +
+                       "X-Env: prod\r\nuser-agent: ringway-test\r\n\r\n");
 }
 
 TEST(UpstreamRequest, SetHostRuleReplacesHostInsteadOfAddingASecondOne) {
@@ -308,17 +313,22 @@ TEST(ClientResponse, EmptyReasonGetsTheRegisteredPhrase) {
 }
 
 TEST(ClientResponse, RemoveRuleDropsField) {
-  Parsed p = response("HTTP/1.1 200 OK\r\nServer: nginx/1.2\r\nX-Powered-By: php\r\nContent-Length: 0\r\n\r\n");
+  Parsed p = response(
+      "HTTP/1.1 200 OK\r\nServer: nginx/1.2\r\nX-Powered-By: php\r\nContent-Length: 0\r\n\r\n");
   Built b = client_response(p, ResponseFacts{}, HeaderRules{{}, {"server", "X-Powered-By"}});
-  EXPECT_EQ(b.out, "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(
+      b.out,
+      "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nContent-Length: 0\r\n\r\n");
 }
 
 TEST(ClientResponse, CloseDelimitedBodyIsChunkedForHttp11Client) {
   Parsed p = response("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nstream...");
   ASSERT_EQ(p.head().framing, net::BodyFraming::kUntilClose);
   Built b = client_response(p, ResponseFacts{});
-  EXPECT_EQ(b.out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n" +
-                       std::string(kSecurity) + "Transfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(
+      b.out,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n" +
+          std::string(kSecurity) + "Transfer-Encoding: chunked\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kChunked);
 }
 
@@ -326,7 +336,8 @@ TEST(ClientResponse, ChunkedUpstreamStaysChunked) {
   Parsed p = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
   Built b = client_response(p, ResponseFacts{}, HeaderRules{});
   EXPECT_EQ(b.out,
-            "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nTransfer-Encoding: chunked\r\n\r\n");
+            "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nTransfer-Encoding: "
+            "chunked\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kChunked);
 }
 
@@ -345,8 +356,9 @@ TEST(ClientResponse, Http10ClientGetsCloseDelimitedBodyAndConnectionClose) {
   ResponseFacts f;
   f.client_http10 = true;
   Built b = client_response(p, f, HeaderRules{});
-  EXPECT_EQ(b.out,
-            "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(
+      b.out,
+      "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kUntilClose);
 }
 
@@ -377,9 +389,10 @@ TEST(ClientResponse, HeadResponseKeepsContentLengthWithoutBodyFraming) {
   ResponseFacts f;
   f.head_request = true;
   Built b = client_response(p, f, HeaderRules{});
-  EXPECT_EQ(b.out,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n"
-            "Content-Length: 1234\r\n\r\n");
+  EXPECT_EQ(
+      b.out,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n"
+      "Content-Length: 1234\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kNone);
 }
 
@@ -392,9 +405,10 @@ TEST(ClientResponse, HeadResponseParsedAsHeadKeepsContentLength) {
   ResponseFacts f;
   f.head_request = true;
   Built b = client_response(p, f, HeaderRules{});
-  EXPECT_EQ(b.out,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n"
-            "Content-Length: 1234\r\n\r\n");
+  EXPECT_EQ(
+      b.out,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n"
+      "Content-Length: 1234\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kNone);
 }
 
@@ -411,7 +425,8 @@ TEST(ClientResponse, NoContentHasNoFramingFields) {
   // RFC 9110 §8.6: no Content-Length in a 204, even if the upstream sent one.
   Parsed p = response("HTTP/1.1 204 No Content\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n");
   Built b = client_response(p, ResponseFacts{}, HeaderRules{});
-  EXPECT_EQ(b.out, "HTTP/1.1 204 No Content\r\nX-A: 1\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n\r\n");
+  EXPECT_EQ(b.out,
+            "HTTP/1.1 204 No Content\r\nX-A: 1\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kNone);
 }
 
@@ -419,7 +434,8 @@ TEST(ClientResponse, NotModifiedHasNoBodyFraming) {
   Parsed p = response("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n");
   Built b = client_response(p, ResponseFacts{}, HeaderRules{});
   EXPECT_EQ(b.out,
-            "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\n\r\n");
+            "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Request-Id: rid-1\r\nVia: 1.1 "
+            "ringway\r\n\r\n");
   EXPECT_EQ(b.framing, OutFraming::kNone);
 }
 
@@ -469,8 +485,8 @@ TEST(UsableRequestId, RejectsMissingEmptyTooLongSpaceAndControl) {
   EXPECT_EQ(id_of(request("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a b\r\n\r\n")), "");
   EXPECT_EQ(id_of(request("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: a\tb\r\n\r\n")), "");
   // Bytes the parser already refuses (other CTLs) or passes (obs-text) are checked directly.
-  for (std::string_view bad : {std::string_view("a\x01z"), std::string_view("a\x7fz"),
-                               std::string_view("caf\xc3\xa9")}) {
+  for (std::string_view bad :
+       {std::string_view("a\x01z"), std::string_view("a\x7fz"), std::string_view("caf\xc3\xa9")}) {
     net::HttpHead h;
     h.headers.push_back({"X-Request-Id", bad});
     EXPECT_EQ(usable_request_id(h), "") << bad;
@@ -478,7 +494,8 @@ TEST(UsableRequestId, RejectsMissingEmptyTooLongSpaceAndControl) {
 }
 
 TEST(UsableRequestId, UsesTheFirstField) {
-  Parsed p = request("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: first\r\nX-Request-Id: second\r\n\r\n");
+  Parsed p =
+      request("GET / HTTP/1.1\r\nHost: h\r\nX-Request-Id: first\r\nX-Request-Id: second\r\n\r\n");
   EXPECT_EQ(id_of(p), "first");
 }
 

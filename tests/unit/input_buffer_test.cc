@@ -10,7 +10,9 @@
 namespace ringway::net {
 namespace {
 
-std::string_view live(const InputBuffer& b) { return std::string_view(b.data(), b.size()); }
+std::string_view live(const InputBuffer& b) {
+  return std::string_view(b.data(), b.size());
+}
 
 TEST(InputBuffer, StartsEmpty) {
   InputBuffer b(16);

@@ -60,7 +60,14 @@ TEST(JsonWriter, ObjectMembersAreCommaSeparated) {
 
 TEST(JsonWriter, EmptyContainers) {
   JsonWriter w;
-  w.begin_object().key("o").begin_object().end_object().key("a").begin_array().end_array().end_object();
+  w.begin_object()
+      .key("o")
+      .begin_object()
+      .end_object()
+      .key("a")
+      .begin_array()
+      .end_array()
+      .end_object();
   EXPECT_EQ(w.out(), "{\"o\":{},\"a\":[]}");
   JsonWriter top;
   top.begin_array().end_array();

@@ -12,7 +12,9 @@
 namespace ringway::net {
 namespace {
 
-TimePoint at(Millis ms) { return TimePoint{ms}; }
+TimePoint at(Millis ms) {
+  return TimePoint{ms};
+}
 
 // Timers that record their id into a shared log when they fire.
 struct Timers {
