@@ -121,7 +121,10 @@ class EpollLoop final : public Loop {
         if (s->closed) continue;
         const uint32_t e = events[i].events;
         if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_writable(s);
-        if (!s->closed && (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) on_readable(s);
+        if (!s->closed && (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) {
+          // With the peer's FIN already here no later edge will come: read to the end.
+          on_readable(s, (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+        }
       }
       run_deferred();
     }
@@ -180,7 +183,7 @@ class EpollLoop final : public Loop {
       ready.swap(ready_);
       for (Socket* s : ready) {
         s->in_ready_list = false;
-        if (!s->closed) on_readable(s);
+        if (!s->closed) on_readable(s, true);
       }
     }
     for (Socket* s : graveyard_) pool_.put(s);
@@ -216,7 +219,8 @@ class EpollLoop final : public Loop {
     complete(s, Done::kSend, static_cast<ssize_t>(s->send_total));
   }
 
-  void on_readable(Socket* s) {
+  // drain: read until EAGAIN/EOF even after a short read (the edge may not repeat).
+  void on_readable(Socket* s, bool drain) {
     if (s->accepting) {
       accept_all(s);
       return;
@@ -226,8 +230,9 @@ class EpollLoop final : public Loop {
       if (n > 0) {
         if (s->handler) s->handler->on_data(scratch_.data(), static_cast<size_t>(n));
         // A short read drained the socket; a later arrival raises a new edge. Saves the
-        // EAGAIN read per request.
-        if (static_cast<size_t>(n) < scratch_.size()) return;
+        // EAGAIN read per request. Not when the FIN came with this edge: it is already
+        // queued behind the data and will raise no new edge.
+        if (!drain && static_cast<size_t>(n) < scratch_.size()) return;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;

@@ -132,8 +132,13 @@ bool check_documents(Reader& r, const std::string& text) {
     if (n >= 2 && docs.starts[n - 1].pos == docs.starts[n - 2].pos) {
       const YAML::Mark& at = docs.starts[n - 1];
       const size_t pos = static_cast<size_t>(at.pos);
-      const std::string what = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "end of file";
-      r.error_at_mark(at, "YAML syntax error: unexpected " + what);
+      std::string message = "YAML syntax error: unexpected ";
+      if (pos < text.size()) {
+        message.append(1, '\'').append(1, text[pos]).append(1, '\'');
+      } else {
+        message.append("end of file");
+      }
+      r.error_at_mark(at, std::move(message));
       return false;
     }
   }
@@ -216,6 +221,8 @@ std::shared_ptr<const Config> parse_config(std::string_view yaml_text, const std
 
 std::shared_ptr<const Config> load_config_file(const std::string& path,
                                                std::vector<ConfigError>* errors) {
+  // Real configs are a few KiB; the cap stops "--config /dev/zero" from eating memory.
+  constexpr size_t kMaxConfigBytes = 4 << 20;
   auto fail = [&](int err) {
     errors->push_back(ConfigError{path, 1, 1, std::string("cannot read: ") + strerror(err)});
     return nullptr;
@@ -234,6 +241,11 @@ std::shared_ptr<const Config> load_config_file(const std::string& path,
     }
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxConfigBytes) {
+      close(fd);
+      errors->push_back(ConfigError{path, 1, 1, "cannot read: larger than 4 MiB"});
+      return nullptr;
+    }
   }
   close(fd);
   return parse_config(text, path, errors);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "proxy/config_parse.h"
 #include "proxy/target_path.h"
@@ -47,7 +48,7 @@ bool check_header_name(Reader& r, const Field& at, const std::string& list_path,
 void read_set(Reader& r, const Field& f, std::vector<std::pair<std::string, std::string>>* out) {
   std::vector<Field> fields;
   if (!r.entries(f, &fields)) return;
-  std::unordered_map<std::string, std::string> seen;  // lower-case name -> as written
+  std::unordered_set<std::string> seen;  // lower-case names
   for (const Field& field : fields) {
     const std::string name = field.name();
     if (!check_header_name(r, field, f.path, name)) continue;
@@ -57,7 +58,7 @@ void read_set(Reader& r, const Field& f, std::vector<std::pair<std::string, std:
                      f.path + ": header '" + name + "' is managed by the proxy and cannot be set");
       continue;
     }
-    if (auto [it, fresh] = seen.emplace(key, name); !fresh) {
+    if (!seen.insert(key).second) {
       r.error_at_key(field,
                      f.path + ": duplicate header '" + name + "' (header names ignore case)");
       continue;

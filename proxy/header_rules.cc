@@ -39,6 +39,48 @@ bool has_connection_tokens(const net::HttpHead& head) {
   return false;
 }
 
+bool rules_set(const HeaderRules& rules, std::string_view name) {
+  for (const auto& [n, v] : rules.set) {
+    if (iequals(n, name)) return true;
+  }
+  return false;
+}
+
+// Via is a list (RFC 9110 §7.6.3): every Via line of the message, in order, then this hop.
+void write_via(const net::HttpHead& head, std::string& out) {
+  out.append("Via: ");
+  for (const HeaderField& f : head.headers) {
+    if (iequals(f.name, "Via") && !f.value.empty()) {
+      out.append(f.value);
+      out.append(", ");
+    }
+  }
+  out.append("1.1 ringway\r\n");
+}
+
+// The proxy decodes and re-applies only the chunked coding (RFC 9112 §7): any other transfer
+// coding (gzip, ...) stays on the bytes it relays and must be restated before chunked.
+void write_chunked_transfer_encoding(const net::HttpHead& head, std::string& out) {
+  out.append("Transfer-Encoding: ");
+  for (const HeaderField& f : head.headers) {
+    if (!iequals(f.name, "Transfer-Encoding")) continue;
+    net::for_each_token(f.value, [&out](std::string_view coding) {
+      if (iequals(coding, "chunked")) return;
+      out.append(coding);
+      out.append(", ");
+    });
+  }
+  out.append("chunked\r\n");
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view usable_request_id(const net::HttpHead& head) {
@@ -59,7 +101,6 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
   // X-Forwarded-For: keep the chain the client sent and append the client's address.
   std::string_view xff_first;
   bool xff_many = false;
-  std::string_view via;
   for (const HeaderField& f : head.headers) {
     const std::string_view n = f.name;
     if (net::is_hop_by_hop(n)) continue;
@@ -72,16 +113,15 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
     if (iequals(n, "X-Real-IP") || iequals(n, "X-Forwarded-Proto") || iequals(n, "X-Request-Id")) {
       continue;
     }
-    if (iequals(n, "Via")) {
-      via = f.value;
-      continue;
-    }
+    if (iequals(n, "Via")) continue;  // rewritten below
     if (set_by_rules(rules, n)) continue;
     if (check_connection && named_in_connection(head, n)) continue;
     if (iequals(n, "Host")) have_host = true;
     net::write_header(out, n, f.value);
   }
-  if (!have_host) net::write_header(out, "Host", default_host);
+  // A configured Host (headers.request.set) replaces the client's and the default: two Host
+  // fields would make the upstream reject the request (RFC 9112 §3.2).
+  if (!have_host && !rules_set(rules, "Host")) net::write_header(out, "Host", default_host);
   out.append("X-Forwarded-For: ");
   if (xff_many) {
     for (const HeaderField& f : head.headers) {
@@ -99,13 +139,7 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
   net::write_header(out, "X-Real-IP", client.ip);
   net::write_header(out, "X-Forwarded-Proto", client.proto);
   net::write_header(out, "X-Request-Id", client.request_id);
-  if (via.empty()) {
-    net::write_header(out, "Via", "1.1 ringway");
-  } else {
-    out.append("Via: ");
-    out.append(via);
-    out.append(", 1.1 ringway\r\n");
-  }
+  write_via(head, out);
   for (const auto& [n, v] : rules.set) net::write_header(out, n, v);
   if (head.upgrade) {
     // Upgrade is hop-by-hop, but a tunnel needs it re-stated on the next hop (RFC 9110 §7.8).
@@ -117,7 +151,7 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
     net::write_content_length(out, head.content_length);
     framing = OutFraming::kContentLength;
   } else if (head.framing == net::BodyFraming::kChunked) {
-    net::write_header(out, "Transfer-Encoding", "chunked");
+    write_chunked_transfer_encoding(head, out);
     framing = OutFraming::kChunked;
   }
   net::end_head(out);
@@ -130,27 +164,27 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
                                                                : head.reason);
   const bool check_connection = has_connection_tokens(head);
   const bool switching = head.status == 101;
-  std::string_view via;
+  // A response to HEAD and a 304 have no body, but their Content-Length states the size of
+  // the representation (RFC 9110 §8.6) and must reach the client. The parser frames them as
+  // bodiless (so head.content_length is unset): keep the field's value for the framing
+  // section below; never for 1xx/204, which must not have one.
+  const bool keep_length =
+      (facts.head_request || head.status == 304) && head.status >= 200 && head.status != 204;
+  std::string_view kept_length;
   for (const HeaderField& f : head.headers) {
     const std::string_view n = f.name;
     if (net::is_hop_by_hop(n)) continue;
-    if (iequals(n, "Content-Length") || iequals(n, "X-Request-Id")) continue;
-    if (iequals(n, "Via")) {
-      via = f.value;
+    if (iequals(n, "Content-Length")) {
+      if (keep_length && kept_length.empty() && all_digits(f.value)) kept_length = f.value;
       continue;
     }
+    if (iequals(n, "X-Request-Id") || iequals(n, "Via")) continue;  // rewritten below
     if (set_by_rules(rules, n)) continue;
     if (check_connection && named_in_connection(head, n)) continue;
     net::write_header(out, n, f.value);
   }
   net::write_header(out, "X-Request-Id", facts.request_id);
-  if (via.empty()) {
-    net::write_header(out, "Via", "1.1 ringway");
-  } else {
-    out.append("Via: ");
-    out.append(via);
-    out.append(", 1.1 ringway\r\n");
-  }
+  write_via(head, out);
   for (const auto& [n, v] : rules.set) net::write_header(out, n, v);
 
   OutFraming framing;
@@ -167,6 +201,7 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
     net::write_content_length(out, head.content_length);
     framing = no_body ? OutFraming::kNone : OutFraming::kContentLength;
   } else if (no_body) {
+    if (!kept_length.empty()) net::write_header(out, "Content-Length", kept_length);
     framing = OutFraming::kNone;
   } else if (facts.client_http10) {
     framing = OutFraming::kUntilClose;
@@ -174,7 +209,7 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
     net::write_content_length(out, 0);
     framing = OutFraming::kNone;
   } else {
-    net::write_header(out, "Transfer-Encoding", "chunked");
+    write_chunked_transfer_encoding(head, out);
     framing = OutFraming::kChunked;
   }
   const bool close = facts.close || framing == OutFraming::kUntilClose;
@@ -185,6 +220,22 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
   }
   net::end_head(out);
   return framing;
+}
+
+void write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
+                              const HeaderRules& rules, std::string& out) {
+  out.append("0\r\n");
+  for (const HeaderField& f : trailers) {
+    const std::string_view n = f.name;
+    if (net::is_hop_by_hop(n) || iequals(n, "Content-Length") || iequals(n, "Host") ||
+        iequals(n, "X-Forwarded-For") || iequals(n, "X-Forwarded-Proto") ||
+        iequals(n, "X-Real-IP") || iequals(n, "X-Request-Id") || iequals(n, "Via") ||
+        set_by_rules(rules, n)) {
+      continue;
+    }
+    net::write_header(out, n, f.value);
+  }
+  net::end_head(out);
 }
 
 }  // namespace ringway::proxy

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/http_head.h"
 #include "proxy/config.h"
@@ -45,5 +46,12 @@ struct ResponseFacts {
 // connection reusable; an HTTP/1.0 client gets close-delimited).
 OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts& facts,
                                  const HeaderRules& rules, std::string& out);
+
+// Appends the last chunk of a re-chunked body with the trailer fields that may cross the proxy
+// (RFC 9110 §6.5.1): hop-by-hop fields, Content-Length, Host, the forwarding fields the proxy
+// writes itself and the names `rules` set or remove are dropped, so a next hop that merges
+// trailers into the header section can never undo the header phase.
+void write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
+                              const HeaderRules& rules, std::string& out);
 
 }  // namespace ringway::proxy

@@ -46,7 +46,13 @@ void ProxyConnection::open(int fd) {
   if (in_.capacity() != limits.max_header_bytes + kRecvChunk) {
     in_.reset_capacity(limits.max_header_bytes + kRecvChunk);  // limits changed by a reload
   }
-  in_.compact();
+  // This object served another client before (Worker pools them): bytes that client left
+  // unread (a pipelined request after a 400, the body after a 413) must never be parsed as
+  // this client's request.
+  while (!in_.empty()) {
+    in_.consume(in_.size());
+    in_.compact();
+  }
   parser_.~HttpParser();
   new (&parser_) net::HttpParser(
       net::HttpParser::Mode::kRequest,
@@ -55,6 +61,7 @@ void ProxyConnection::open(int fd) {
   request_id_.clear();
   start_ns_ = 0;
   route_ = nullptr;
+  head_request_ = false;  // see request_complete()
   client_paused_ = client_eof_ = close_after_response_ = false;
   client_out_.clear();
   client_sending_buf_.clear();
@@ -211,7 +218,9 @@ void ProxyConnection::start_request() {
   rewrite_target(*route, path, query, target_);
   const Config& cfg = *config_->config;
   ClientFacts facts{client_ip_, "http", request_id_};
-  const std::string& default_host = cfg.upstreams[route->upstream_index].servers.front().to_string();
+  // Only an HTTP/1.0 request may lack Host; format the fallback only then.
+  std::string default_host;
+  if (head.host.empty()) default_host = cfg.upstreams[route->upstream_index].servers.front().to_string();
   req_head_.clear();
   req_framing_ =
       build_upstream_request(head, target_, facts, cfg.request_headers, default_host, req_head_);
@@ -239,7 +248,7 @@ void ProxyConnection::append_request_body(std::string_view body) {
 void ProxyConnection::finish_request_body() {
   req_done_ = true;
   if (req_framing_ == OutFraming::kChunked) {
-    net::write_last_chunk(req_body_, parser_.trailers());
+    write_forwarded_trailers(parser_.trailers(), config_->config->request_headers, req_body_);
   }
   if (phase_ == Phase::kForward && head_sent_) send_upstream();
   if (phase_ == Phase::kForward) {
@@ -271,7 +280,9 @@ void ProxyConnection::on_sent(ssize_t res) {
     upstream_paused_ = false;
     loop_.start_recv(up_->socket());
   }
-  if (client_out_.empty() && !client_sending_ && resp_done_) request_complete();
+  // With up_ still attached the response waits for its upstream send completion (see
+  // finish_response), and that path completes the request.
+  if (client_out_.empty() && !client_sending_ && resp_done_ && !up_) request_complete();
 }
 
 void ProxyConnection::on_recv_end(int err) {
@@ -301,6 +312,9 @@ void ProxyConnection::request_complete() {
   record(status_);
   resp_done_ = false;
   resp_started_ = false;
+  // A parse error (400/408/413/431) has no request of its own: it must not inherit "HEAD"
+  // from this one and drop its JSON body while keeping its Content-Length.
+  head_request_ = false;
   request_id_.clear();
   route_ = nullptr;
   start_ns_ = 0;
@@ -333,6 +347,29 @@ void ProxyConnection::record(int status) {
   r.duration.observe(worker_.index(), static_cast<double>(net::Clock::now_ns() - start_ns_) * 1e-9);
 }
 
+namespace {
+
+// Appends `s` as the inside of a JSON string (RFC 8259 §7). The request id may hold '"' or
+// '\' (it is any visible ASCII) and parser reasons are free text: neither may break the body.
+void append_json_escaped(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+}
+
+}  // namespace
+
 void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason) {
   static const char* const kSource[] = {"client", "upstream", "internal"};
   worker_.metrics()
@@ -357,9 +394,9 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   body += "\",\"status\":";
   body += std::to_string(status);
   body += ",\"detail\":\"";
-  body += reason;
+  append_json_escaped(body, reason);
   body += "\",\"request_id\":\"";
-  body += id;
+  append_json_escaped(body, id);
   body += "\"}\n";
   if (!req_done_ && phase_ == Phase::kForward && parser_.head().framing == net::BodyFraming::kNone) {
     // A bodiless request answered at its head: take its (already consumed) end so the

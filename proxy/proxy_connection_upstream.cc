@@ -72,7 +72,6 @@ void ProxyConnection::send_upstream() {
   int n = 0;
   if (!head_sent_) {
     head_sent_ = true;
-    up_->count_request();
     upstream_start_ns_ = net::Clock::now_ns();
     iov[n++] = iovec{req_head_.data(), req_head_.size()};
   }
@@ -92,11 +91,20 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
   up_sending_ = false;
   req_sending_.clear();
   if (phase_ == Phase::kClosed) return;
+  if (resp_done_ && phase_ == Phase::kForward) {
+    // finish_response() waited for this completion before parking the connection.
+    drop_upstream(res >= 0 && up_in_.size() == 0);
+    if (!client_sending_ && client_out_.empty()) request_complete();
+    return;
+  }
   if (res < 0) {
     if (phase_ == Phase::kTunnel) {
       close();
       return;
     }
+    // A pooled connection the server had closed: its recv end follows and replays the
+    // request (on_upstream_end), which a failure here would wrongly count against it.
+    if (!got_response_bytes_ && up_ && up_->reused() && !stale_retried_ && can_retry(false)) return;
     // The server reset the connection while we were sending; its response may still be
     // readable, so only fail if nothing arrived.
     if (!got_response_bytes_) upstream_failed(std::string("send: ") + strerror(static_cast<int>(-res)), false, false);
@@ -113,6 +121,12 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
 
 void ProxyConnection::on_upstream_data(const char* data, size_t len) {
   if (phase_ == Phase::kClosed) return;
+  if (resp_done_ && phase_ == Phase::kForward) {
+    // Bytes after a complete response, while waiting to park: keep them so the connection
+    // is judged not reusable.
+    up_in_.append(data, len);
+    return;
+  }
   got_response_bytes_ = true;
   if (phase_ == Phase::kTunnel) {
     client_out_.append(data, len);
@@ -184,6 +198,9 @@ bool ProxyConnection::on_response_head() {
   }
   status_ = h.status;
   if (!req_done_) close_after_response_ = true;  // early response: the rest of the body is unread
+  // A declined upgrade: the client parser already treats what follows the request as
+  // tunnel data (RFC 9110 §7.8), so this connection cannot carry another request.
+  if (upgrade_request_ && h.status != 101) close_after_response_ = true;
   ResponseFacts facts{head_request_, client_http10_, close_after_response_ || worker_.draining(),
                       request_id_};
   resp_framing_ = build_client_response(h, facts, config_->config->response_headers, client_out_);
@@ -229,10 +246,24 @@ void ProxyConnection::finish_response() {
     flush_client();
     return;
   }
-  if (resp_framing_ == OutFraming::kChunked) net::write_last_chunk(client_out_, parser.trailers());
+  if (resp_framing_ == OutFraming::kChunked) {
+    write_forwarded_trailers(parser.trailers(), config_->config->response_headers, client_out_);
+  }
   resp_done_ = true;
-  const bool reusable = parser.head().keep_alive && req_done_ && !up_sending_ &&
-                        req_body_.empty() && up_in_.size() == 0;
+  // One completed exchange: from now on, the server closing this connection before any
+  // response byte means it went stale in the pool (on_upstream_end replays), not a failure.
+  up_->count_request();
+  const bool reusable =
+      parser.head().keep_alive && req_done_ && req_body_.empty() && up_in_.size() == 0;
+  if (reusable && up_sending_) {
+    // The response beat the completion of our own send (epoll reports completions after the
+    // next read attempt; CQEs may come in either order). The kernel may still reference the
+    // send buffers, so wait for on_upstream_sent to park the connection and complete the
+    // request; dropping it instead would cost the pool every fast response.
+    upstream_deadline_active_ = false;
+    flush_client();
+    return;
+  }
   drop_upstream(reusable);
   flush_client();
   if (!client_sending_ && client_out_.empty()) request_complete();
@@ -294,6 +325,13 @@ void ProxyConnection::upstream_failed(const std::string& reason, bool connect_ph
 
 void ProxyConnection::on_upstream_end(int err) {
   if (phase_ == Phase::kClosed) return;
+  if (resp_done_ && phase_ == Phase::kForward) {
+    // Closed while finish_response() waited for our send's completion: the response is
+    // complete, only the connection is lost.
+    drop_upstream(false);
+    if (!client_sending_ && client_out_.empty()) request_complete();
+    return;
+  }
   if (phase_ == Phase::kTunnel) {
     // Deliver what the server sent, then close both sides.
     close_after_response_ = true;

@@ -25,6 +25,11 @@ Worker::~Worker() {
   for (net::Socket* l : listeners_) loop_.close(l);
   // Connections close their sockets in their destructors.
   all_.clear();
+  // A pooled UpstreamConnection holds its ServerRuntime (shared_ptr) while the server owns
+  // the pool: a reference cycle. Empty the pools first, or both leak at shutdown.
+  for (auto& u : upstreams_) {
+    for (const ServerRuntimePtr& s : u->servers()) s->idle.clear();
+  }
   upstreams_.clear();
 }
 

@@ -54,6 +54,9 @@ std::string read_exactly(int fd, size_t n) {
 class EchoConnection : public SocketHandler {
  public:
   EchoConnection(Loop& loop, int fd) : loop_(loop) { sock_ = loop.add(fd, this); }
+  ~EchoConnection() override {
+    if (!closed) loop_.close(sock_);
+  }
   void start() { loop_.start_recv(sock_); }
   void on_data(const char* data, size_t len) override {
     pending_.append(data, len);
@@ -106,7 +109,10 @@ class EchoServer : public SocketHandler {
     conns_.back()->start();
     ++accepted;
   }
-  void close() { loop_.close(listener_); }
+  void close() {
+    loop_.close(listener_);
+    conns_.clear();  // closes every connection's socket: no callback may reach freed handlers
+  }
   int port = 0;
   std::atomic<int> accepted{0};
   bool nodelay_inherited = false;

@@ -1,0 +1,203 @@
+// Proxy e2e: backpressure. A slow client reading a 100 MB response (and a slow upstream reading
+// a large upload) must stall the fast side instead of growing the proxy's memory; bytes exact.
+#include <errno.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "tests/e2e/proxy_fixture.h"
+
+namespace ringway::e2e {
+namespace {
+
+using ProxyBackpressure = ProxyE2E;
+
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kResponseBytes = 100 * kMiB;
+// Memory the proxy may gain over its idle baseline while relaying: its own queues are a few
+// hundred KiB per direction; this leaves room for allocator and sanitizer slack.
+constexpr long kMaxGrowthKib = 64 * 1024;
+
+// Deterministic content so the client can check every byte, not just the count.
+char body_byte(uint64_t i) {
+  return static_cast<char>('a' + i % 23);
+}
+
+void fill(std::string& block, uint64_t offset) {
+  for (size_t i = 0; i < block.size(); ++i) block[i] = body_byte(offset + i);
+}
+
+// Samples the proxy's RSS at most every 50 ms and keeps the peak.
+class RssPeak {
+ public:
+  explicit RssPeak(const ProxyProcess& proxy) : proxy_(proxy) {}
+  long peak() const { return peak_; }
+  void sample() {
+    const net::TimePoint now = net::Clock::now();
+    if (now - last_ < 50) return;
+    last_ = now;
+    peak_ = std::max(peak_, proxy_.rss_kib());
+  }
+
+ private:
+  const ProxyProcess& proxy_;
+  long peak_ = 0;
+  net::TimePoint last_;
+};
+
+TEST_P(ProxyBackpressure, SlowClientStallsTheUpstreamAndMemoryStaysBounded) {
+  auto upstream_sent = std::make_shared<std::atomic<uint64_t>>(0);
+  FakeUpstream& up = start_upstream([upstream_sent](UpstreamConn& c) {
+    while (auto req = c.read_request()) {
+      if (req->target != "/big") {
+        if (!c.send(http_response(200, "warm"))) return;
+        continue;
+      }
+      if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kResponseBytes) +
+                  "\r\n\r\n"))
+        return;
+      std::string block(256 * 1024, '\0');
+      for (uint64_t off = 0; off < kResponseBytes; off += block.size()) {
+        fill(block, off);
+        if (!c.send(block)) return;
+        upstream_sent->store(off + block.size());
+      }
+    }
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
+  // Warm up the paths a transfer touches, then take the idle baseline.
+  auto warm = exchange("GET /up/warm HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(warm && warm->status == 200);
+  ::usleep(100000);
+  const long baseline = proxy_.rss_kib();
+  ASSERT_GT(baseline, 0);
+
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  int small = 64 * 1024;
+  ::setsockopt(conn.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ASSERT_TRUE(conn.send("GET /up/big HTTP/1.1\r\nHost: h\r\n\r\n"));
+  std::string head;
+  ASSERT_TRUE(recv_until(conn.fd(), head, "\r\n\r\n", kIoTimeout)) << head;
+  const size_t head_end = head.find("\r\n\r\n") + 4;
+  EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(kResponseBytes) + "\r\n"),
+            std::string::npos)
+      << head.substr(0, head_end);
+
+  RssPeak rss(proxy_);
+  uint64_t received = 0;
+  uint64_t mismatches = 0;
+  auto consume = [&](const char* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) mismatches += p[i] != body_byte(received + i);
+    received += n;
+  };
+  consume(head.data() + head_end, head.size() - head_end);
+
+  // Slow phase: 20 MiB at about 5 MiB/s.
+  const net::TimePoint slow_start = net::Clock::now();
+  std::string storage(1 << 20, '\0');
+  char* buf = storage.data();
+  while (received < 20 * kMiB) {
+    const net::Millis due = static_cast<net::Millis>(received * 1000 / (5 * kMiB));
+    const net::Millis ahead = due - (net::Clock::now() - slow_start);
+    if (ahead > 0) ::usleep(static_cast<useconds_t>(std::min<net::Millis>(ahead, 20) * 1000));
+    rss.sample();
+    ssize_t n = ::recv(conn.fd(), buf, 64 * 1024, MSG_DONTWAIT);
+    if (n > 0) consume(buf, static_cast<size_t>(n));
+    ASSERT_NE(n, 0) << "proxy closed after " << received << " bytes";
+    ASSERT_LT(net::Clock::now() - slow_start, 12000) << "slow phase stalled at " << received;
+  }
+  // Had the proxy buffered instead of pausing its upstream reads, the upstream would be done.
+  const uint64_t sent_when_slow = upstream_sent->load();
+  EXPECT_LT(sent_when_slow, received + 40 * kMiB) << "upstream ran ahead of the slow client by "
+                                                  << (sent_when_slow - received) / kMiB << " MiB";
+
+  // Fast phase: the rest as quickly as it comes.
+  const net::TimePoint fast_start = net::Clock::now();
+  while (received < kResponseBytes) {
+    rss.sample();
+    pollfd p{conn.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) < 0) break;
+    ssize_t n = ::recv(conn.fd(), buf, storage.size(), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+    if (n > 0) consume(buf, static_cast<size_t>(n));
+    ASSERT_LT(net::Clock::now() - fast_start, 15000) << "fast phase stalled at " << received;
+  }
+  EXPECT_EQ(received, kResponseBytes);
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_LT(rss.peak() - baseline, kMaxGrowthKib)
+      << "baseline " << baseline << " KiB, peak " << rss.peak() << " KiB";
+  RecordProperty("rss_growth_kib", std::to_string(rss.peak() - baseline));
+  RecordProperty("upstream_ahead_kib", std::to_string((sent_when_slow - 20 * kMiB) / 1024));
+  ASSERT_EQ(received, kResponseBytes) << "stopping here: the connection is out of sync";
+  // Still a working keep-alive connection.
+  ASSERT_TRUE(conn.send("GET /up/warm HTTP/1.1\r\nHost: h\r\n\r\n"));
+  auto after = conn.read_response(kIoTimeout);
+  ASSERT_TRUE(after) << conn.error();
+  EXPECT_EQ(after->body, "warm");
+}
+
+TEST_P(ProxyBackpressure, SlowUpstreamStallsAnUploadingClient) {
+  constexpr uint64_t kUpload = 48 * kMiB;
+  auto upstream_read = std::make_shared<std::atomic<uint64_t>>(0);
+  auto mismatches = std::make_shared<std::atomic<uint64_t>>(0);
+  FakeUpstream& up = start_upstream([upstream_read, mismatches](UpstreamConn& c) {
+    std::string data;
+    while (data.find("\r\n\r\n") == std::string::npos) {
+      std::string more = c.recv_some(kIoTimeout);
+      if (more.empty()) return;
+      data += more;
+    }
+    data.erase(0, data.find("\r\n\r\n") + 4);
+    uint64_t got = 0;
+    const net::TimePoint start = net::Clock::now();
+    while (got < kUpload) {
+      for (size_t i = 0; i < data.size(); ++i) *mismatches += data[i] != body_byte(got + i);
+      got += data.size();
+      upstream_read->store(got);
+      // Slow for the first 2 s (about 4 MiB/s), then as fast as it comes.
+      if (net::Clock::now() - start < 2000) c.sleep(10);
+      if (got >= kUpload) break;
+      data = c.recv_some(kIoTimeout);
+      if (data.empty()) return;
+    }
+    c.send(http_response(200, "stored " + std::to_string(got)));
+  });
+  ProxyConfig c = single_route(up.address());
+  c.limits = "max_body_bytes: 1073741824";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(c));
+  ::usleep(100000);
+  const long baseline = proxy_.rss_kib();
+
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  ASSERT_TRUE(conn.send("PUT /up/upload HTTP/1.1\r\nHost: h\r\nContent-Length: " +
+                        std::to_string(kUpload) + "\r\n\r\n"));
+  RssPeak rss(proxy_);
+  std::string block(1 << 20, '\0');
+  for (uint64_t off = 0; off < kUpload; off += block.size()) {
+    fill(block, off);
+    ASSERT_TRUE(conn.send(block, 15000)) << conn.error() << " after " << off;
+    rss.sample();
+  }
+  auto r = conn.read_response(15000);
+  ASSERT_TRUE(r) << conn.error();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "stored " + std::to_string(kUpload));
+  EXPECT_EQ(upstream_read->load(), kUpload);
+  EXPECT_EQ(mismatches->load(), 0u);
+  EXPECT_LT(rss.peak() - baseline, kMaxGrowthKib)
+      << "baseline " << baseline << " KiB, peak " << rss.peak();
+  RecordProperty("rss_growth_kib", std::to_string(rss.peak() - baseline));
+}
+
+RINGWAY_PROXY_BACKENDS(ProxyBackpressure);
+
+}  // namespace
+}  // namespace ringway::e2e
