@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,8 +87,8 @@ class PrometheusScrapeE2E : public ::testing::Test {
 
   void TearDown() override {
     // Prometheus first, so it does not log scrape failures of services that are going away.
-    for (ChildProcess* p : {&prometheus_, &service1_, &service2_}) {
-      if (!p->running()) continue;
+    for (ChildProcess* p : {prometheus_.get(), &service1_, &service2_}) {
+      if (!p || !p->running()) continue;
       p->signal(SIGTERM);
       EXPECT_EQ(p->wait_exit(15000), std::optional<int>(0)) << p->log();
     }
@@ -106,7 +107,8 @@ class PrometheusScrapeE2E : public ::testing::Test {
   }
 
   TempDir dir_;
-  ChildProcess service1_, service2_, prometheus_;
+  ChildProcess service1_, service2_;
+  std::unique_ptr<ChildProcess> prometheus_;
 };
 
 TEST_F(PrometheusScrapeE2E, ScrapesBothServicesAndTheirCounters) {
@@ -132,22 +134,39 @@ TEST_F(PrometheusScrapeE2E, ScrapesBothServicesAndTheirCounters) {
       << port2 << "']\n";
     ASSERT_TRUE(f.good());
   }
-  const int prom_port = free_port();
-  ASSERT_GT(prom_port, 0);
-  SpawnOptions options;
-  options.args = {"--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/data",
-                  "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
-                  "--log.level=warn"};
-  options.working_dir = dir_.path();
-  ASSERT_TRUE(prometheus_.start(kPrometheus, options)) << prometheus_.error();
-
   const net::TimePoint deadline = net::Clock::now() + kScrapeDeadline;
+  // The port comes from free_port(), so another process may take it first: retry then.
+  int prom_port = 0;
+  for (int attempt = 0; attempt < 3 && prom_port == 0; ++attempt) {
+    const int port = free_port();
+    ASSERT_GT(port, 0);
+    SpawnOptions options;
+    options.args = {"--config.file=" + config, "--storage.tsdb.path=" + dir_.path() + "/data",
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"};
+    options.working_dir = dir_.path();
+    prometheus_ = std::make_unique<ChildProcess>();
+    ASSERT_TRUE(prometheus_->start(kPrometheus, options)) << prometheus_->error();
+    while (net::Clock::now() < deadline && prometheus_->running()) {
+      if (http_get(port, "/-/ready", {}, 1000).status == 200) {
+        prom_port = port;
+        break;
+      }
+      ::usleep(100 * 1000);
+    }
+    if (prom_port == 0 && prometheus_->running()) FAIL() << "not ready:\n" << prometheus_->log();
+    if (prom_port == 0) prometheus_->wait_exit(2000);  // collects the rest of its stderr
+    if (prom_port == 0 && prometheus_->log().find("address already in use") == std::string::npos) {
+      FAIL() << "prometheus exited:\n" << prometheus_->log();
+    }
+  }
+  ASSERT_GT(prom_port, 0) << "no free port for prometheus after 3 attempts";
+
   // Both targets healthy: Prometheus fetched and parsed each exposition.
   for (const char* job : {"service1", "service2"}) {
     const std::string up = std::string("up{job=\"") + job + "\"}";
     EXPECT_EQ(wait_for_value(prom_port, up, "1", deadline), "1")
         << job << " not up; prometheus stderr:\n"
-        << prometheus_.log();
+        << prometheus_->log();
   }
   ASSERT_FALSE(HasFailure());
 
@@ -159,13 +178,13 @@ TEST_F(PrometheusScrapeE2E, ScrapesBothServicesAndTheirCounters) {
                      "service1_http_requests_total{method=\"GET\",path=\"/ping\",code=\"200\"}",
                      "5", deadline),
       "5")
-      << prometheus_.log();
+      << prometheus_->log();
   EXPECT_EQ(
       wait_for_value(prom_port,
                      "service2_http_requests_total{method=\"GET\",path=\"/ping\",code=\"200\"}",
                      "3", deadline),
       "3")
-      << prometheus_.log();
+      << prometheus_->log();
   // The histogram and a process family made it through as well.
   EXPECT_NE(wait_for_value(prom_port,
                            "service1_http_request_duration_seconds_count{job=\"service1\"} > 0", "",

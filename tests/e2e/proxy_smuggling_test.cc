@@ -108,7 +108,7 @@ TEST_P(ProxySmuggling, AmbiguousHeadsAre400AndNeverReachTheUpstream) {
   EXPECT_EQ(up.bytes_received(), 0u);
 }
 
-TEST_P(ProxySmuggling, BadChunkFramingIs400AndNoBytesReachTheUpstream) {
+TEST_P(ProxySmuggling, BadChunkFramingIs400AndNoBodyByteReachesTheUpstream) {
   FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
   ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
   const double before = requests_now("/up/", 400);
