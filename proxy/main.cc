@@ -8,6 +8,7 @@
 
 #include "net/http_fetch.h"
 #include "net/log.h"
+#include "net/sd_notify.h"
 #include "net/worker_pool.h"
 #include "proxy/config.h"
 #include "proxy/proxy_server.h"
@@ -87,14 +88,19 @@ int main(int argc, char** argv) {
     ringway::net::log_error("ringway: " + error);
     return 1;
   }
+  ringway::net::sd_notify("READY=1\nSTATUS=serving");
   for (;;) {
     int sig = ringway::net::wait_for_signal(1000);
     if (sig == SIGHUP) {
-      server.reload();
+      ringway::net::sd_notify_reloading();
+      bool ok = server.reload();
+      ringway::net::sd_notify(ok ? "READY=1\nSTATUS=serving (reloaded)"
+                                 : "READY=1\nSTATUS=serving (last reload rejected, see log)");
     } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
       break;
     }
   }
+  ringway::net::sd_notify("STOPPING=1");
   server.drain_and_stop();
   return 0;
 }

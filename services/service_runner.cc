@@ -16,6 +16,7 @@
 #include "net/http_server.h"
 #include "net/http_writer.h"
 #include "net/log.h"
+#include "net/sd_notify.h"
 #include "net/worker_pool.h"
 #include "services/service_metrics.h"
 
@@ -158,6 +159,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
                     " with " + std::to_string(workers) + " worker(s), io=" + pool.backend();
   if (!pool.fallback_reason().empty()) msg += " (fell back from io_uring: " + pool.fallback_reason() + ")";
   net::log_info(msg);
+  net::sd_notify("READY=1");
 
   // Runs fn on every worker's loop thread and waits for all of them.
   auto on_each_worker = [&](const std::function<void(size_t)>& fn) {
@@ -173,6 +175,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) break;
     // SIGHUP: nothing to reload in a service.
   }
+  net::sd_notify("STOPPING=1");
   net::log_info(spec.name + " draining");
   on_each_worker([&](size_t i) { state[i].server->begin_drain(); });
   const net::TimePoint deadline = net::Clock::now() + kDrainTimeout;
