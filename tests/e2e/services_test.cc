@@ -304,12 +304,6 @@ TEST_P(ServicesE2E, NextClientIsUnaffectedByAPreviousMalformedRequest) {
   }
 }
 
-TEST_P(ServicesE2E, HeaderTimeoutIsNotTestedEndToEnd) {
-  GTEST_SKIP() << "the services' client header timeout is a fixed 10 s with no command-line "
-                  "override; waiting for it would dominate the suite (408 belongs in a unit "
-                  "test of net/http_server with a short HttpServerOptions::header_timeout)";
-}
-
 TEST_P(ServicesE2E, CountersMoveByExactlyTheRequestsSent) {
   constexpr int kRequests = 37;
   const std::string before = scrape();
@@ -422,13 +416,9 @@ TEST_P(ServicesE2E, SigtermClosesIdleConnectionsAndExitsZero) {
   EXPECT_TRUE(proc_->wait_for_text(service() + " stopped", 0)) << proc_->log();
 }
 
-// SIGTERM while a request head is half received: the contract says in-flight requests
-// finish. Disabled until net/http_server.cc is fixed: drain() sets close_after_send_ on a
-// connection that is mid-request, process() parses nothing once that flag is set, and the
-// next flush() closes the connection, so when the rest of the head arrives the client gets a
-// silent close instead of its response. (The 300 ms settle below is also why this is not a
-// candidate for the default run as is.)
-TEST_P(ServicesE2E, DISABLED_SigtermLetsAHalfReceivedRequestFinish) {
+// SIGTERM while a request head is half received: in-flight requests finish, and this one's
+// response says Connection: close.
+TEST_P(ServicesE2E, SigtermLetsAHalfReceivedRequestFinish) {
   RawConnection c;
   ASSERT_TRUE(c.connect(port_)) << c.error();
   ASSERT_TRUE(c.send("GET /ping HTTP/1.1\r\nHost: t\r\n"));
