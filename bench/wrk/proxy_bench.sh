@@ -5,7 +5,7 @@
 # Usage: bench/wrk/proxy_bench.sh BUILD_DIR
 # Env:   CONNS=64 DURATION=10s WARMUP=2s STRACE_SECS=3   wrk connections and run lengths
 #        ROUNDS=1                 run every row this many times (interleaved); each row reports
-#                                 its round with the least foreign load on the proxy CPU
+#                                 its median undisturbed round (see pick_rounds)
 #        ONLY="direct relay relay-epoll ringway ringway-epoll nginx haproxy h2o"   rows to run, in order
 #        PROXY_CPU=1 LOAD_CPU=0   the proxy gets PROXY_CPU alone; wrk and the backend share LOAD_CPU
 #        BASE_PORT=18400          ports BASE_PORT..BASE_PORT+9 on 127.0.0.1 must be free
@@ -36,7 +36,8 @@ BACKEND_PORT=$BASE_PORT
 ADMIN_PORT=$((BASE_PORT + 1))
 WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 declare -a PIDS=()
-declare -A ROW=()   # ROW[name.field]
+declare -A R=()     # R[name.round.field]: every measured round
+declare -A ROW=()   # ROW[name.field]: the round reported for each row (pick_rounds)
 ROWS=()
 
 log() { printf '[proxy_bench] %s\n' "$*" >&2; }
@@ -198,43 +199,58 @@ measure() {
   other=$(awk -v a="$p0" -v b="$p1" -v d=$((t1 - t0)) 'BEGIN { split(a, x, " "); split(b, y, " ");
     o = 100 * (y[1] - x[1] - d) / (y[2] - x[2]); printf "%.0f", o < 0 ? 0 : o }')
   log "$name (round $ROUND): ${rps} req/s, p50 ${p50} ms, p99 ${p99} ms, other load ${other}%"
-  # With ROUNDS > 1 each row keeps its least disturbed round.
-  if [[ -n ${ROW[$name.other]:-} ]] && ((other >= ROW[$name.other])); then
-    return 0
-  fi
-  cp "$w" "$WORK/$name.wrk"
-  ROW[$name.other]=$other ROW[$name.round]=$ROUND
-  ROW[$name.rps]=$rps ROW[$name.p50]=$p50 ROW[$name.p99]=$p99 ROW[$name.errs]=$errs
-  ROW[$name.reqs]=$reqs
-  ROW[$name.cpu]=$(awk -v d=$((t1 - t0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
-  ROW[$name.user]=$(awk -v u=$((u1 - u0)) -v d=$((t1 - t0)) 'BEGIN { if (d > 0) printf "%.0f", 100 * u / d; else print "-" }')
-  ROW[$name.bcpu]=$(awk -v d=$((b1 - b0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
-  ROW[$name.load]=$(awk -v a="$l0" -v b="$l1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+  local k=$name.$ROUND
+  R[$k.other]=$other R[$k.rps]=$rps R[$k.p50]=$p50 R[$k.p99]=$p99 R[$k.errs]=$errs
+  R[$k.cpu]=$(awk -v d=$((t1 - t0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
+  R[$k.user]=$(awk -v u=$((u1 - u0)) -v d=$((t1 - t0)) 'BEGIN { if (d > 0) printf "%.0f", 100 * u / d; else print "-" }')
+  R[$k.bcpu]=$(awk -v d=$((b1 - b0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
+  R[$k.load]=$(awk -v a="$l0" -v b="$l1" 'BEGIN { split(a, x, " "); split(b, y, " ");
     printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
-  ROW[$name.pcpu]=$(awk -v a="$p0" -v b="$p1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+  R[$k.pcpu]=$(awk -v a="$p0" -v b="$p1" 'BEGIN { split(a, x, " "); split(b, y, " ");
     printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }')
 
   # Syscall count: strace stops the tracee at every call, so this run is far slower and
   # only its counts are used.
-  ROW[$name.sys]=n/a
+  R[$k.sys]=n/a
   if [[ -n $pid ]] && command -v strace >/dev/null; then
-    local args=() p sp
+    local args=() p sp st=$WORK/$name.r$ROUND.strace
     for p in $(tree_pids "$pid"); do args+=(-p "$p"); done
-    taskset -c "$LOAD_CPU" strace -c -f -qq -o "$WORK/$name.strace" "${args[@]}" 2>/dev/null &
+    taskset -c "$LOAD_CPU" strace -c -f -qq -o "$st" "${args[@]}" 2>/dev/null &
     sp=$!
     sleep 0.5
-    run_wrk "$url" "${STRACE_SECS}s" "$WORK/$name.strace-wrk" || true
+    run_wrk "$url" "${STRACE_SECS}s" "$st-wrk" || true
     kill -INT "$sp" 2>/dev/null || true
     wait "$sp" 2>/dev/null || true
     local calls sreqs
-    calls=$(awk '$NF == "total" { print $4 }' "$WORK/$name.strace" 2>/dev/null || true)
-    sreqs=$(awk '/requests in/ { print $1 }' "$WORK/$name.strace-wrk")
+    calls=$(awk '$NF == "total" { print $4 }' "$st" 2>/dev/null || true)
+    sreqs=$(awk '/requests in/ { print $1 }' "$st-wrk")
     if [[ -n $calls && -n $sreqs && $sreqs -gt 0 ]]; then
-      ROW[$name.sys]=$(awk -v c="$calls" -v r="$sreqs" 'BEGIN { printf "%.2f", c / r }')
+      R[$k.sys]=$(awk -v c="$calls" -v r="$sreqs" 'BEGIN { printf "%.2f", c / r }')
     fi
   fi
+  R[$name.rounds]="${R[$name.rounds]:-} $ROUND"
   [[ " ${ROWS[*]} " == *" $name "* ]] || ROWS+=("$name")
-  log "$name: kept round $ROUND: ${ROW[$name.cpu]} us CPU/req, ${ROW[$name.sys]} syscalls/req"
+}
+
+# Chooses each row's reported round: among the rounds whose foreign load is within 5 points
+# of the row's least disturbed one, the median by CPU per request (a run that another tenant
+# disturbed is dropped; a lucky or unlucky clean one does not decide the row).
+pick_rounds() {
+  local n r best chosen f
+  for n in "${ROWS[@]}"; do
+    best=999
+    for r in ${R[$n.rounds]}; do
+      if ((R[$n.$r.other] < best)); then best=${R[$n.$r.other]}; fi
+    done
+    chosen=$(for r in ${R[$n.rounds]}; do
+               if ((R[$n.$r.other] <= best + 5)); then echo "${R[$n.$r.cpu]} $r"; fi
+             done | sort -n | awk '{ c[NR] = $1; r[NR] = $2 }
+               END { printf "%s %d %s-%s", r[int((NR + 1) / 2)], NR, c[1], c[NR] }')
+    read -r r ROW[$n.clean] ROW[$n.range] <<<"$chosen"
+    for f in other rps p50 p99 errs cpu user bcpu load pcpu sys; do ROW[$n.$f]=${R[$n.$r.$f]}; done
+    ROW[$n.round]=$r
+    cp "$WORK/$n.r$r.wrk" "$WORK/$n.wrk"
+  done
 }
 
 # --- the rows ----------------------------------------------------------------------------
@@ -319,21 +335,23 @@ ratio() {  # a b -> a/b with 2 decimals, or "-" when either is missing
 
 version_of() { "$@" 2>&1 | head -1 || true; }
 table() {
-  echo "| row | req/s | p50 ms | p99 ms | proxy CPU µs/req | user % | CPU/req ÷ relay | CPU/req ÷ nginx | req/s ÷ relay | req/s ÷ nginx | syscalls/req | proxy CPU% | load CPU% | other load on proxy CPU % | backend CPU µs/req | errors | round |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| row | req/s | p50 ms | p99 ms | proxy CPU µs/req | user % | CPU/req ÷ relay | CPU/req ÷ nginx | req/s ÷ relay | req/s ÷ nginx | syscalls/req | proxy CPU% | load CPU% | other load on proxy CPU % | backend CPU µs/req | errors | round | CPU µs/req over clean rounds |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   local n cpu
   for n in "${ROWS[@]}"; do
     cpu=${ROW[$n.cpu]}
     [[ $n == direct ]] && cpu=""
-    printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+    printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
       "$n" "${ROW[$n.rps]}" "${ROW[$n.p50]}" "${ROW[$n.p99]}" "${cpu:--}" "${ROW[$n.user]}" \
       "$(ratio "$cpu" "${ROW[relay.cpu]:-}")" "$(ratio "$cpu" "${ROW[nginx.cpu]:-}")" \
       "$(ratio "${ROW[$n.rps]}" "${ROW[relay.rps]:-}")" "$(ratio "${ROW[$n.rps]}" "${ROW[nginx.rps]:-}")" \
-      "${ROW[$n.sys]}" "${ROW[$n.pcpu]}" "${ROW[$n.load]}" "${ROW[$n.other]}" "${ROW[$n.bcpu]}" "${ROW[$n.errs]}" "${ROW[$n.round]}/$ROUNDS"
+      "${ROW[$n.sys]}" "${ROW[$n.pcpu]}" "${ROW[$n.load]}" "${ROW[$n.other]}" "${ROW[$n.bcpu]}" "${ROW[$n.errs]}" "${ROW[$n.round]}/$ROUNDS" \
+      "$([[ $n == direct ]] && echo - || echo "${ROW[$n.range]} (${ROW[$n.clean]})")"
   done
 }
 
 ((${#ROWS[@]} > 0)) || die "no row was measured"
+pick_rounds
 mkdir -p "$(dirname "$OUT")"
 {
   echo "# Reverse-proxy benchmark, $(date -u +'%Y-%m-%d %H:%M UTC')"
@@ -367,7 +385,10 @@ mkdir -p "$(dirname "$OUT")"
   echo "proxy below ~100% was not the bottleneck (the load CPU was). other load = busy time of"
   echo "CPU $PROXY_CPU not spent by the proxy (other tenants of the machine; above ~5% the row is suspect)."
   echo "backend CPU µs/req = the same measure for service1. Before each row the script waits (up to"
-  echo "QUIET_WAIT s) for both CPUs to be idle."
+  echo "QUIET_WAIT s) for both CPUs to be idle. With ROUNDS > 1 every row runs ROUNDS times,"
+  echo "interleaved; rounds whose other load exceeds the row's least disturbed round by more than 5"
+  echo "points are dropped, and the row shows the remaining round with the median CPU µs/req (round"
+  echo "column; last column: min-max of CPU µs/req over those clean rounds and their count)."
   echo
   echo "<details><summary>wrk output per row</summary>"
   echo
