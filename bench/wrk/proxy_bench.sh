@@ -155,8 +155,11 @@ wait_quiet() {
   done
 }
 
+# Runs wrk pinned to the load CPU; its user+sys seconds go to $3.time.
 run_wrk() {  # url duration output-file
-  taskset -c "$LOAD_CPU" timeout 120 wrk -t1 -c"$CONNS" -d"$2" --latency "$1" >"$3" 2>&1
+  local TIMEFORMAT='%U %S'
+  { time taskset -c "$LOAD_CPU" timeout 120 wrk -t1 -c"$CONNS" -d"$2" --latency "$1" >"$3" 2>&1; } 2>"$WORK/wrk.time"
+  [[ $3 == /dev/null ]] || cp "$WORK/wrk.time" "$3.time"
 }
 
 # Measures one row whose proxy runs as $pid (empty for "direct") at $url.
@@ -198,9 +201,15 @@ measure() {
   # "direct", where nothing of ours runs there, all of that CPU's busy time).
   other=$(awk -v a="$p0" -v b="$p1" -v d=$((t1 - t0)) 'BEGIN { split(a, x, " "); split(b, y, " ");
     o = 100 * (y[1] - x[1] - d) / (y[2] - x[2]); printf "%.0f", o < 0 ? 0 : o }')
-  log "$name (round $ROUND): ${rps} req/s, p50 ${p50} ms, p99 ${p99} ms, other load ${other}%"
+  # The same on the load CPU: busy time that was neither the backend nor wrk.
+  local other_load
+  other_load=$(awk -v a="$l0" -v b="$l1" -v d=$((b1 - b0)) -v hz="$CLK_TCK" -v w="$(cat "$w.time")" '
+    BEGIN { split(a, x, " "); split(b, y, " "); split(w, t, " ");
+      o = 100 * (y[1] - x[1] - d - (t[1] + t[2]) * hz) / (y[2] - x[2]); printf "%.0f", o < 0 ? 0 : o }')
+  log "$name (round $ROUND): ${rps} req/s, p50 ${p50} ms, p99 ${p99} ms, other load ${other}% / ${other_load}%"
   local k=$name.$ROUND
-  R[$k.other]=$other R[$k.rps]=$rps R[$k.p50]=$p50 R[$k.p99]=$p99 R[$k.errs]=$errs
+  # A round counts as disturbed by its worse CPU.
+  R[$k.other]=$((other > other_load ? other : other_load)) R[$k.rps]=$rps R[$k.p50]=$p50 R[$k.p99]=$p99 R[$k.errs]=$errs
   R[$k.cpu]=$(awk -v d=$((t1 - t0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
   R[$k.user]=$(awk -v u=$((u1 - u0)) -v d=$((t1 - t0)) 'BEGIN { if (d > 0) printf "%.0f", 100 * u / d; else print "-" }')
   R[$k.bcpu]=$(awk -v d=$((b1 - b0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
@@ -263,9 +272,23 @@ command -v wrk >/dev/null || die "wrk not installed"
 (( $(nproc) >= 2 )) || log "warning: fewer than 2 CPUs: pinning cannot separate proxy and load"
 for ((p = BASE_PORT; p < BASE_PORT + 10; p++)); do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
 
-start_pinned "$LOAD_CPU" backend "$SERVICE1" --listen "127.0.0.1:$BACKEND_PORT" --workers 1 --io auto
-BACKEND_PID=$LAST_PID
-wait_port "$BACKEND_PORT" "$BACKEND_PID" || die "service1 did not start: $(cat "$WORK/backend.log")"
+BACKEND_PID=
+BACKEND_STARTS=0
+# (Re)starts the backend when it is not running: a row must never measure a dead backend.
+ensure_backend() {
+  if [[ -n $BACKEND_PID ]] && kill -0 "$BACKEND_PID" 2>/dev/null; then return 0; fi
+  if [[ -n $BACKEND_PID ]]; then
+    log "warning: service1 (pid $BACKEND_PID) died; restarting it. Its log ends:"
+    tail -3 "$WORK/backend.$BACKEND_STARTS.log" >&2
+    wait "$BACKEND_PID" 2>/dev/null || log "service1 exit status $?"
+  fi
+  BACKEND_STARTS=$((BACKEND_STARTS + 1))
+  start_pinned "$LOAD_CPU" "backend.$BACKEND_STARTS" \
+    "$SERVICE1" --listen "127.0.0.1:$BACKEND_PORT" --workers 1 --io auto
+  BACKEND_PID=$LAST_PID
+  wait_port "$BACKEND_PORT" "$BACKEND_PID" || die "service1 did not start: $(cat "$WORK/backend.$BACKEND_STARTS.log")"
+}
+ensure_backend
 
 # run_row NAME PORT PATH CMD... : starts CMD pinned to the proxy CPU, measures, stops it.
 run_row() {
@@ -298,6 +321,7 @@ ringway_row() {  # name io port
 
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 for row in $ONLY; do
+  ensure_backend
   case $row in
     direct)
       measure direct "http://127.0.0.1:$BACKEND_PORT/ping" "" || true ;;
@@ -335,7 +359,7 @@ ratio() {  # a b -> a/b with 2 decimals, or "-" when either is missing
 
 version_of() { "$@" 2>&1 | head -1 || true; }
 table() {
-  echo "| row | req/s | p50 ms | p99 ms | proxy CPU µs/req | user % | CPU/req ÷ relay | CPU/req ÷ nginx | req/s ÷ relay | req/s ÷ nginx | syscalls/req | proxy CPU% | load CPU% | other load on proxy CPU % | backend CPU µs/req | errors | round | CPU µs/req over clean rounds |"
+  echo "| row | req/s | p50 ms | p99 ms | proxy CPU µs/req | user % | CPU/req ÷ relay | CPU/req ÷ nginx | req/s ÷ relay | req/s ÷ nginx | syscalls/req | proxy CPU% | load CPU% | other load % | backend CPU µs/req | errors | round | CPU µs/req over clean rounds |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   local n cpu
   for n in "${ROWS[@]}"; do
@@ -372,6 +396,9 @@ mkdir -p "$(dirname "$OUT")"
   echo "no HTTP work: the cost floor (\`relay-epoll\`: the same on the epoll backend). It forwards"
   echo "bytes unchanged, so wrk asks it for /ping; ratios are against the io_uring relay."
   echo "\`direct\` is wrk straight to the backend: the most the load CPU can drive with no proxy."
+  if ((BACKEND_STARTS > 1)); then
+    echo "Note: service1 died during this run and was restarted $((BACKEND_STARTS - 1)) time(s)."
+  fi
   echo
   table
   echo
@@ -383,7 +410,8 @@ mkdir -p "$(dirname "$OUT")"
   echo "used for, and they rise when a slower run batches less). proxy CPU% and load CPU% are"
   echo "the busy share of CPU $PROXY_CPU and CPU $LOAD_CPU (/proc/stat) during the measured run: a"
   echo "proxy below ~100% was not the bottleneck (the load CPU was). other load = busy time of"
-  echo "CPU $PROXY_CPU not spent by the proxy (other tenants of the machine; above ~5% the row is suspect)."
+  echo "CPU $PROXY_CPU not spent by the proxy, or of CPU $LOAD_CPU not spent by wrk and the backend,"
+  echo "whichever is larger (other tenants of the machine; above ~5% the row is suspect)."
   echo "backend CPU µs/req = the same measure for service1. Before each row the script waits (up to"
   echo "QUIET_WAIT s) for both CPUs to be idle. With ROUNDS > 1 every row runs ROUNDS times,"
   echo "interleaved; rounds whose other load exceeds the row's least disturbed round by more than 5"
