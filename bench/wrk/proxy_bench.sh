@@ -13,7 +13,9 @@
 #
 # Per row: 2 s warm-up, then a wrk run whose requests/s and p50/p99 are reported, while the
 # proxy's CPU time (utime+stime of every process in its tree, /proc/PID/stat) is sampled
-# before and after; then a shorter run under `strace -c -f` only to count syscalls.
+# before and after; then a shorter run under `strace -c -f` only to count syscalls. A row
+# takes about WARMUP + DURATION + STRACE_SECS + 3 s (plus up to QUIET_WAIT=60 s waiting for
+# idle CPUs); the default 8 rows x 1 round take ~2.5 minutes.
 set -euo pipefail
 
 BUILD=${1:?usage: $0 BUILD_DIR}
@@ -67,6 +69,7 @@ stop_pid() {
   done
   local rest
   rest=$(tree_pids "$pid")
+  # shellcheck disable=SC2086  # a list of pids
   [[ -n $rest ]] && kill -KILL $rest 2>/dev/null
   wait "$pid" 2>/dev/null || true
 }
@@ -255,7 +258,7 @@ pick_rounds() {
                if ((R[$n.$r.other] <= best + 5)); then echo "${R[$n.$r.cpu]} $r"; fi
              done | sort -n | awk '{ c[NR] = $1; r[NR] = $2 }
                END { printf "%s %d %s-%s", r[int((NR + 1) / 2)], NR, c[1], c[NR] }')
-    read -r r ROW[$n.clean] ROW[$n.range] <<<"$chosen"
+    read -r r "ROW[$n.clean]" "ROW[$n.range]" <<<"$chosen"
     for f in other rps p50 p99 errs cpu user bcpu load pcpu sys; do ROW[$n.$f]=${R[$n.$r.$f]}; done
     ROW[$n.round]=$r
     cp "$WORK/$n.r$r.wrk" "$WORK/$n.wrk"
