@@ -17,7 +17,7 @@ done
 packages=(
   # build
   build-essential cmake pkg-config ca-certificates
-  liburing-dev node-llhttp prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev
+  liburing-dev node-llhttp prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev prometheus curl wrk procps iproute2 python3
 )

@@ -32,8 +32,8 @@ bool split_url(std::string_view url, std::string* hostport, std::string* target,
 }
 
 // Waits for `events` on fd until the deadline. Returns: false on timeout or poll error.
-bool wait_fd(int fd, short events, TimePoint deadline) {
-  Millis left = deadline - Clock::now();
+bool wait_fd(int fd, short events, base::TimePoint deadline) {
+  base::Millis left = deadline - base::Clock::now();
   if (left <= 0) return false;
   pollfd p{fd, events, 0};
   int r = ::poll(&p, 1, static_cast<int>(left));
@@ -51,7 +51,7 @@ std::string FetchResult::header(std::string_view name) const {
 
 bool http_fetch(const FetchRequest& request, FetchResult* result) {
   *result = FetchResult{};
-  const TimePoint deadline = Clock::now() + request.timeout;
+  const base::TimePoint deadline = base::Clock::now() + request.timeout;
   std::string hostport, target;
   if (!split_url(request.url, &hostport, &target, &result->error)) return false;
   HostPort hp;

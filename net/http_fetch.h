@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "net/clock.h"
+#include "base/clock.h"
 
 namespace ringway::net {
 
@@ -25,7 +25,7 @@ struct FetchRequest {
   std::string url;  // http://host:port/path?query
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  Millis timeout = 2000;
+  base::Millis timeout = 2000;
 };
 
 // Returns: true when a complete response arrived (any status); false with result->error

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "base/json_writer.h"
 #include "net/http_date.h"
 #include "net/http_writer.h"
 #include "net/input_buffer.h"
@@ -53,7 +54,7 @@ void ResponseWriter::respond(int status, std::string_view content_type, std::str
   if (!head_request_) out.append(body);
 }
 
-class HttpServerConnection final : public SocketHandler {
+class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
  public:
   explicit HttpServerConnection(HttpServer& server)
       : server_(server),
@@ -134,7 +135,7 @@ class HttpServerConnection final : public SocketHandler {
   }
 
  private:
-  void set_deadline(Millis after) {
+  void set_deadline(base::Millis after) {
     deadline_ = loop_.now() + after;
     // Lazy re-arm: only move the heap entry when the new deadline is earlier.
     if (!timer_.armed() || deadline_ < timer_.deadline()) loop_.add_timer(&timer_, after);
@@ -246,14 +247,10 @@ class HttpServerConnection final : public SocketHandler {
 
   void reject(int status, const char* reason) {
     if (server_.error_hook_) server_.error_hook_(status);
-    std::string body = "{\"error\":\"";
-    body += reason_phrase(status);
-    body += "\",\"detail\":\"";
-    for (const char* p = reason; *p; ++p) {
-      if (*p == '"' || *p == '\\') body += '\\';
-      body += *p;
-    }
-    body += "\"}\n";
+    base::JsonWriter j;
+    j.begin_object().key("error").value(reason_phrase(status)).key("detail").value(reason).end_object();
+    std::string body = std::move(j.out());
+    body += '\n';
     ResponseWriter w;
     w.out_ = &out_;
     w.common_ = &server_.options_.response_headers;
@@ -299,7 +296,7 @@ class HttpServerConnection final : public SocketHandler {
   std::string out_;
   std::string sending_buf_;
   Timer timer_;
-  TimePoint deadline_;
+  base::TimePoint deadline_;
   bool sending_ = false;
   bool closing_ = false;
   bool close_after_send_ = false;
@@ -315,8 +312,8 @@ HttpServer::~HttpServer() {
   if (listener_) loop_.close(listener_);
   // Busy connections cannot finish once their server is gone: their sockets and timers
   // would call into freed memory.
-  for (auto& c : all_) {
-    if (c && c->open_now()) c->abort();
+  for (HttpServerConnection* c : pool_.live_objects()) {
+    if (c->open_now()) c->abort();
   }
 }
 
@@ -331,27 +328,17 @@ bool HttpServer::listen(const sockaddr* addr, socklen_t len, bool reuse_port, st
 
 void HttpServer::on_accept(int fd) {
   if (fd < 0) return;
-  if (draining_ || live_ >= options_.max_connections) {
+  if (draining_ || pool_.live() >= options_.max_connections) {
     ::close(fd);  // over the limit: refuse fast rather than queue unbounded state
     return;
   }
   ++accepted_;
-  HttpServerConnection* c;
-  if (!free_.empty()) {
-    c = free_.back();
-    free_.pop_back();
-  } else {
-    all_.push_back(std::make_unique<HttpServerConnection>(*this));
-    c = all_.back().get();
-  }
-  ++live_;
+  HttpServerConnection* c =
+      pool_.acquire([this] { return std::make_unique<HttpServerConnection>(*this); });
   c->open(fd);
 }
 
-void HttpServer::release(HttpServerConnection* c) {
-  --live_;
-  free_.push_back(c);
-}
+void HttpServer::release(HttpServerConnection* c) { pool_.release(c); }
 
 void HttpServer::begin_drain() {
   if (draining_) return;
@@ -360,12 +347,8 @@ void HttpServer::begin_drain() {
     loop_.close(listener_);
     listener_ = nullptr;
   }
-  // Copy: drain() may release connections into free_ while we iterate.
-  std::vector<HttpServerConnection*> live;
-  for (auto& c : all_) {
-    if (std::find(free_.begin(), free_.end(), c.get()) == free_.end()) live.push_back(c.get());
-  }
-  for (HttpServerConnection* c : live) c->drain();
+  // A snapshot: drain() may release connections while we walk it.
+  for (HttpServerConnection* c : pool_.live_objects()) c->drain();
 }
 
 }  // namespace ringway::net

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/object_pool.h"
 #include "net/http_head.h"
 #include "net/http_parser.h"
 #include "net/loop.h"
@@ -17,8 +18,8 @@ namespace ringway::net {
 
 struct HttpServerOptions {
   HttpLimits limits{16384, 100, 1 << 20};
-  Millis header_timeout = 10000;  // first byte of a request head until its end (408)
-  Millis idle_timeout = 60000;    // keep-alive connection with no request in progress
+  base::Millis header_timeout = 10000;  // first byte of a request head until its end (408)
+  base::Millis idle_timeout = 60000;    // keep-alive connection with no request in progress
   size_t max_connections = 10000;
   unsigned recv_chunk = 16384;    // must match the loop's receive buffer size
   // Extra fields on every response (e.g. security headers on admin pages).
@@ -71,7 +72,7 @@ class HttpServer : public SocketHandler {
   // Stops accepting, closes idle connections and lets in-flight requests finish (their
   // responses carry Connection: close).
   void begin_drain();
-  size_t connections() const { return live_; }
+  size_t connections() const { return pool_.live(); }
   uint64_t accepted() const { return accepted_; }
 
   void on_accept(int fd) override;
@@ -87,10 +88,8 @@ class HttpServer : public SocketHandler {
   Socket* listener_ = nullptr;
   int port_ = 0;
   bool draining_ = false;
-  size_t live_ = 0;
   uint64_t accepted_ = 0;
-  std::vector<std::unique_ptr<HttpServerConnection>> all_;
-  std::vector<HttpServerConnection*> free_;
+  base::ObjectPool<HttpServerConnection> pool_;
 };
 
 }  // namespace ringway::net

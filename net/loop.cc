@@ -47,7 +47,7 @@ std::unique_ptr<Loop> Loop::create(const LoopOptions& options, std::string* fall
   return loop;
 }
 
-Loop::Loop() : now_(Clock::now()) {}
+Loop::Loop() : now_(base::Clock::now()) {}
 
 void Loop::stop() {
   stop_.store(true, std::memory_order_release);

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "net/clock.h"
+#include "base/clock.h"
 #include "net/timer.h"
 
 namespace ringway::net {
@@ -109,10 +109,10 @@ class Loop {
   virtual int fd(const Socket* s) const = 0;
 
   // Timers: fire `timer` once at now + after (coarse, millisecond resolution).
-  void add_timer(Timer* timer, Millis after) { timers_.add(timer, now() + after); }
+  void add_timer(Timer* timer, base::Millis after) { timers_.add(timer, now() + after); }
   void cancel_timer(Timer* timer) { timers_.cancel(timer); }
   // The loop's cached clock, refreshed once per turn (cheap: no syscall per read).
-  TimePoint now() const { return now_; }
+  base::TimePoint now() const { return now_; }
 
   // Runs until stop(). Each turn: submit batched work, wait for completions or the next
   // timer, dispatch completions, fire due timers, run posted tasks.
@@ -130,14 +130,14 @@ class Loop {
   virtual void wake() = 0;
   // Runs posted tasks and due timers; returns the time until the next timer (or -1).
   int run_housekeeping();
-  void refresh_clock() { now_ = Clock::now(); }
+  void refresh_clock() { now_ = base::Clock::now(); }
   bool stopping() const { return stop_.load(std::memory_order_acquire); }
 
   LoopStats stats_;
   TimerSet timers_;
 
  private:
-  TimePoint now_;
+  base::TimePoint now_;
   std::mutex post_mu_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::function<void()>> running_;

@@ -33,7 +33,7 @@ void TimerSet::sift_down(size_t i) {
   place(i, t);
 }
 
-void TimerSet::add(Timer* t, TimePoint deadline) {
+void TimerSet::add(Timer* t, base::TimePoint deadline) {
   if (t->armed()) {
     const bool earlier = deadline < t->deadline_;
     t->deadline_ = deadline;
@@ -61,7 +61,7 @@ void TimerSet::cancel(Timer* t) {
   sift_up(static_cast<size_t>(last->slot_));
 }
 
-void TimerSet::fire_due(TimePoint now) {
+void TimerSet::fire_due(base::TimePoint now) {
   while (!heap_.empty() && heap_[0]->deadline_ <= now) {
     Timer* t = heap_[0];
     cancel(t);
@@ -69,9 +69,9 @@ void TimerSet::fire_due(TimePoint now) {
   }
 }
 
-long TimerSet::next_wait(TimePoint now) const {
+long TimerSet::next_wait(base::TimePoint now) const {
   if (heap_.empty()) return -1;
-  Millis d = heap_[0]->deadline_ - now;
+  base::Millis d = heap_[0]->deadline_ - now;
   return d < 0 ? 0 : static_cast<long>(d);
 }
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "net/clock.h"
+#include "base/clock.h"
 
 namespace ringway::net {
 
@@ -17,24 +17,24 @@ class Timer {
   Timer& operator=(const Timer&) = delete;
   void set_callback(std::function<void()> fire) { fire_ = std::move(fire); }
   bool armed() const { return slot_ >= 0; }
-  TimePoint deadline() const { return deadline_; }
+  base::TimePoint deadline() const { return deadline_; }
 
  private:
   friend class TimerSet;
   std::function<void()> fire_;
-  TimePoint deadline_;
+  base::TimePoint deadline_;
   long slot_ = -1;
 };
 
 class TimerSet {
  public:
   // Arms (or re-arms) `t` to fire at `deadline`.
-  void add(Timer* t, TimePoint deadline);
+  void add(Timer* t, base::TimePoint deadline);
   void cancel(Timer* t);
   // Fires every timer whose deadline <= now (each exactly once; a callback may re-arm).
-  void fire_due(TimePoint now);
+  void fire_due(base::TimePoint now);
   // Returns: ms until the earliest deadline (>= 0), or -1 when no timer is armed.
-  long next_wait(TimePoint now) const;
+  long next_wait(base::TimePoint now) const;
   size_t size() const { return heap_.size(); }
 
  private:

@@ -1,10 +1,6 @@
 // Worker threads with one loop each; start-up waits for every worker's setup to succeed.
 #include "net/worker_pool.h"
 
-#include <signal.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -92,36 +88,6 @@ void WorkerPool::join() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
-}
-
-namespace {
-sigset_t process_signal_set() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGQUIT);
-  return set;
-}
-}  // namespace
-
-void block_process_signals() {
-  sigset_t set = process_signal_set();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
-int wait_for_signal(int timeout_ms) {
-  sigset_t set = process_signal_set();
-  timespec ts{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1000000};
-  int sig = sigtimedwait(&set, nullptr, &ts);
-  return sig < 0 ? 0 : sig;
-}
-
-size_t cpu_count() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<size_t>(n) : 1;
 }
 
 }  // namespace ringway::net

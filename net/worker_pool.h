@@ -42,13 +42,4 @@ class WorkerPool {
   std::string fallback_reason_;
 };
 
-// Blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread (call before starting
-// threads so they inherit the mask) and ignores SIGPIPE.
-void block_process_signals();
-// Waits up to timeout_ms for one of the blocked signals. Returns: the signal, or 0.
-int wait_for_signal(int timeout_ms);
-
-// Returns: number of online CPUs (for workers: 0).
-size_t cpu_count();
-
 }  // namespace ringway::net

@@ -7,15 +7,13 @@
 #include <string>
 
 #include "net/http_fetch.h"
-#include "net/log.h"
-#include "net/sd_notify.h"
+#include "base/log.h"
+#include "base/sd_notify.h"
+#include "base/process_signals.h"
+#include "base/version.h"
 #include "net/worker_pool.h"
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 #include "proxy/proxy_server.h"
-
-#ifndef RINGWAY_VERSION
-#define RINGWAY_VERSION "dev"
-#endif
 
 namespace {
 
@@ -49,7 +47,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (version) {
-    std::printf("ringway %s\n", RINGWAY_VERSION);
+    std::printf("ringway %s\n", ringway::base::kVersion);
     return 0;
   }
   if (!healthcheck_url.empty()) return ringway::net::run_healthcheck(healthcheck_url);
@@ -81,26 +79,26 @@ int main(int argc, char** argv) {
   auto config = std::make_shared<Config>(*loaded);
   overrides(*config);
 
-  ringway::net::block_process_signals();
+  ringway::base::block_process_signals();
   ringway::proxy::ProxyServer server(config_path, config, overrides);
   std::string error;
   if (!server.start(&error)) {
-    ringway::net::log_error("ringway: " + error);
+    ringway::base::log_error("ringway: " + error);
     return 1;
   }
-  ringway::net::sd_notify("READY=1\nSTATUS=serving");
+  ringway::base::sd_notify("READY=1\nSTATUS=serving");
   for (;;) {
-    int sig = ringway::net::wait_for_signal(1000);
+    int sig = ringway::base::wait_for_signal(1000);
     if (sig == SIGHUP) {
-      ringway::net::sd_notify_reloading();
+      ringway::base::sd_notify_reloading();
       bool ok = server.reload();
-      ringway::net::sd_notify(ok ? "READY=1\nSTATUS=serving (reloaded)"
+      ringway::base::sd_notify(ok ? "READY=1\nSTATUS=serving (reloaded)"
                                  : "READY=1\nSTATUS=serving (last reload rejected, see log)");
     } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
       break;
     }
   }
-  ringway::net::sd_notify("STOPPING=1");
+  ringway::base::sd_notify("STOPPING=1");
   server.drain_and_stop();
   return 0;
 }

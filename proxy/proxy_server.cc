@@ -6,19 +6,17 @@
 
 #include <condition_variable>
 
-#include "net/log.h"
+#include "base/log.h"
+#include "base/process_signals.h"
+#include "base/version.h"
 #include "net/socket.h"
-#include "proxy/admin.h"
-
-#ifndef RINGWAY_VERSION
-#define RINGWAY_VERSION "dev"
-#endif
+#include "proxy/admin/admin_server.h"
 
 namespace ringway::proxy {
 namespace {
 
 size_t effective_workers(const Config& c) {
-  return c.workers == 0 ? net::cpu_count() : static_cast<size_t>(c.workers);
+  return c.workers == 0 ? base::cpu_count() : static_cast<size_t>(c.workers);
 }
 
 // Waits up to `timeout_ms` for `done` to reach `want`.
@@ -110,13 +108,13 @@ bool ProxyServer::start(std::string* error) {
   publish_health(health_->current());
 
   for (const net::ResolvedAddress& a : listen_addrs) {
-    net::log_info("listening on " + a.to_string() + " (proxy)");
+    base::log_info("listening on " + a.to_string() + " (proxy)");
   }
   std::string io = "io=" + pool_.backend();
   if (!pool_.fallback_reason().empty()) io += " (fell back from io_uring: " + pool_.fallback_reason() + ")";
-  net::log_info("ringway " RINGWAY_VERSION " started: " + std::to_string(worker_count_) +
+  base::log_info(std::string("ringway ") + base::kVersion + " started: " + std::to_string(worker_count_) +
                 " worker(s), " + io + ", config " + cfg->source);
-  metrics_.build_info.with({RINGWAY_VERSION, pool_.backend(), pool_.fallback_reason()}).set(1);
+  metrics_.build_info.with({base::kVersion, pool_.backend(), pool_.fallback_reason()}).set(1);
 
   admin_ = std::make_unique<AdminServer>(*this);
   if (!admin_->start(cfg->admin_listen, cfg->io, error)) return false;
@@ -133,15 +131,15 @@ bool ProxyServer::reload() {
     next = std::move(copy);
   }
   if (!next) {
-    for (const ConfigError& e : errors) net::log_error("reload rejected: " + e.to_string());
-    net::log_error("reload failed: keeping the running configuration");
+    for (const ConfigError& e : errors) base::log_error("reload rejected: " + e.to_string());
+    base::log_error("reload failed: keeping the running configuration");
     metrics_.config_reloads.with({"error"}).inc_shared();
     return false;
   }
   std::shared_ptr<const Config> old = config();
   if (next->listen != old->listen || next->admin_listen != old->admin_listen ||
       effective_workers(*next) != worker_count_ || next->io != old->io) {
-    net::log_warn("reload: listen, admin.listen, workers and io changes take effect at restart");
+    base::log_warn("reload: listen, admin.listen, workers and io changes take effect at restart");
   }
   health_->update_config(next);
   HealthSnapshotPtr snapshot = health_->current();
@@ -153,15 +151,15 @@ bool ProxyServer::reload() {
     config_ = next;
   }
   metrics_.config_reloads.with({"success"}).inc_shared();
-  net::log_info("reloaded configuration from " + config_path_);
+  base::log_info("reloaded configuration from " + config_path_);
   return true;
 }
 
 void ProxyServer::drain_and_stop() {
   draining_ = true;
   ready_ = false;
-  const net::Millis budget = config()->timeouts.drain;
-  net::log_info("draining: stop accepting, finishing in-flight requests (up to " +
+  const base::Millis budget = config()->timeouts.drain;
+  base::log_info("draining: stop accepting, finishing in-flight requests (up to " +
                 std::to_string(budget) + " ms)");
   std::atomic<size_t> done{0};
   pool_.post_all([&](size_t i, net::Loop&) {
@@ -169,7 +167,7 @@ void ProxyServer::drain_and_stop() {
     ++done;
   });
   wait_count(done, pool_.size(), 2000);
-  const net::TimePoint deadline = net::Clock::now() + budget;
+  const base::TimePoint deadline = base::Clock::now() + budget;
   size_t live = 0;
   do {
     std::atomic<size_t> count{0};
@@ -182,9 +180,9 @@ void ProxyServer::drain_and_stop() {
     live = count.load();
     if (live == 0) break;
     usleep(20000);
-  } while (net::Clock::now() < deadline);
-  if (live > 0) net::log_warn("drain timeout: closing " + std::to_string(live) + " connection(s)");
-  net::log_info("stopped");
+  } while (base::Clock::now() < deadline);
+  if (live > 0) base::log_warn("drain timeout: closing " + std::to_string(live) + " connection(s)");
+  base::log_info("stopped");
 }
 
 std::vector<std::vector<ServerStatus>> ProxyServer::collect_server_status() {

@@ -11,8 +11,9 @@
 
 #include "metrics/registry.h"
 #include "net/worker_pool.h"
-#include "proxy/config.h"
-#include "proxy/health_checker.h"
+#include "proxy/admin/admin_source.h"
+#include "proxy/config/config.h"
+#include "proxy/upstream/health_checker.h"
 #include "proxy/proxy_metrics.h"
 #include "proxy/worker.h"
 
@@ -20,12 +21,12 @@ namespace ringway::proxy {
 
 class AdminServer;
 
-class ProxyServer {
+class ProxyServer final : public AdminSource {
  public:
   // `overrides` (command-line --io/--workers) are applied to every config read, reloads too.
   using Overrides = std::function<void(Config&)>;
   ProxyServer(std::string config_path, std::shared_ptr<const Config> config, Overrides overrides);
-  ~ProxyServer();
+  ~ProxyServer() override;
 
   // Starts health checks, workers and the admin listener. Returns: false with *error.
   bool start(std::string* error);
@@ -36,18 +37,18 @@ class ProxyServer {
   void drain_and_stop();
 
   // For the admin endpoints (any thread).
-  std::shared_ptr<const Config> config() const;
-  HealthSnapshotPtr health() const { return health_->current(); }
-  bool ready() const { return ready_.load(); }
-  bool draining() const { return draining_.load(); }
-  const std::string& io_backend() const { return pool_.backend(); }
-  const std::string& io_fallback_reason() const { return pool_.fallback_reason(); }
-  metrics::Registry& registry() { return registry_; }
+  std::shared_ptr<const Config> config() const override;
+  HealthSnapshotPtr health() const override { return health_->current(); }
+  bool ready() const override { return ready_.load(); }
+  bool draining() const override { return draining_.load(); }
+  const std::string& io_backend() const override { return pool_.backend(); }
+  const std::string& io_fallback_reason() const override { return pool_.fallback_reason(); }
+  metrics::Registry& registry() override { return registry_; }
   // Runs fn on every worker thread, waits (up to 1 s) and returns their results in order.
-  std::vector<std::vector<ServerStatus>> collect_server_status();
+  std::vector<std::vector<ServerStatus>> collect_server_status() override;
   // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.
-  bool on_worker0(const std::function<void(Worker&)>& fn);
-  size_t workers() const { return workers_.size(); }
+  bool on_worker0(const std::function<void(Worker&)>& fn) override;
+  size_t workers() const override { return workers_.size(); }
   int admin_port() const;
 
  private:

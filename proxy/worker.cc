@@ -2,29 +2,23 @@
 // switches config/health snapshots between requests.
 #include "proxy/worker.h"
 
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "net/socket.h"
-#include "proxy/proxy_connection.h"
+#include "proxy/exchange/proxy_connection.h"
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
 
 Worker::Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics)
-    : index_(index), loop_(loop), metrics_(metrics) {
-  if (getrandom(rng_, sizeof rng_, 0) != sizeof rng_) {
-    rng_[0] = 0x243f6a8885a308d3ull ^ index;
-    rng_[1] = 0x13198a2e03707344ull;
-  }
-}
+    : ExchangeContext(index, loop, metrics) {}
 
 Worker::~Worker() {
   for (net::Socket* l : listeners_) loop_.close(l);
   // Connections close their sockets in their destructors.
-  all_.clear();
+  pool_.clear();
   // A pooled UpstreamConnection holds its ServerRuntime (shared_ptr) while the server owns
   // the pool: a reference cycle. Empty the pools first, or both leak at shutdown.
   for (auto& u : upstreams_) {
@@ -102,78 +96,30 @@ void Worker::begin_drain() {
   draining_ = true;
   for (net::Socket* l : listeners_) loop_.close(l);
   listeners_.clear();
-  std::vector<ProxyConnection*> live;
-  for (auto& c : all_) {
-    if (std::find(free_.begin(), free_.end(), c.get()) == free_.end()) live.push_back(c.get());
-  }
-  for (ProxyConnection* c : live) c->drain();
+  // A snapshot: drain() may release connections while we walk it.
+  for (ProxyConnection* c : pool_.live_objects()) c->drain();
 }
 
 void Worker::on_accept(int fd) {
   if (fd < 0) return;
-  if (draining_ || live_ >= current_->config->limits.max_connections) {
+  if (draining_ || pool_.live() >= current_->config->limits.max_connections) {
     ::close(fd);  // over max_connections: refuse at once instead of queueing state
     return;
   }
   metrics_.connections_accepted.inc(index_);
   metrics_.connections_active.add(index_, 1);
-  ProxyConnection* c;
-  if (!free_.empty()) {
-    c = free_.back();
-    free_.pop_back();
-  } else {
-    all_.push_back(std::make_unique<ProxyConnection>(*this));
-    c = all_.back().get();
-  }
-  ++live_;
+  ProxyConnection* c = pool_.acquire([this] { return std::make_unique<ProxyConnection>(*this); });
   c->open(fd);
 }
 
 void Worker::release(ProxyConnection* c) {
-  --live_;
   metrics_.connections_active.add(index_, -1);
-  free_.push_back(c);
-}
-
-void Worker::new_request_id(char out[32]) {
-  // xorshift128+: two 64-bit words per id, no syscall, unique enough for tracing.
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int half = 0; half < 2; ++half) {
-    uint64_t s1 = rng_[0];
-    const uint64_t s0 = rng_[1];
-    rng_[0] = s0;
-    s1 ^= s1 << 23;
-    rng_[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-    uint64_t v = rng_[1] + s0;
-    for (int i = 0; i < 16; ++i) {
-      out[half * 16 + i] = kHex[v & 0xf];
-      v >>= 4;
-    }
-  }
-}
-
-metrics::Counter& Worker::route_code(RouteRuntime& route, int status) {
-  if (route.codes.empty()) route.codes.resize(600);
-  size_t i = (status >= 100 && status < 600) ? static_cast<size_t>(status) : 0;
-  metrics::Counter& c = route.codes[i];
-  if (!c) {
-    const std::string label = route.config ? route.config->prefix : std::string("none");
-    c = metrics_.http_requests.with({label, std::to_string(status)});
-  }
-  return c;
-}
-
-metrics::Counter& Worker::server_code(const std::string& upstream, ServerRuntime& server, int status) {
-  if (server.code_counters.empty()) server.code_counters.resize(600);
-  size_t i = (status >= 100 && status < 600) ? static_cast<size_t>(status) : 0;
-  metrics::Counter& c = server.code_counters[i];
-  if (!c) c = metrics_.upstream_requests.with({upstream, server.address.label, std::to_string(status)});
-  return c;
+  pool_.release(c);
 }
 
 std::vector<ServerStatus> Worker::server_status() const {
   std::vector<ServerStatus> out;
-  const net::TimePoint now = loop_.now();
+  const base::TimePoint now = loop_.now();
   for (const auto& u : upstreams_) {
     for (const auto& s : u->servers()) {
       ServerStatus st;

@@ -1,39 +1,20 @@
-// One proxy worker: its loop, listeners, client connections, per-upstream runtime (pools,
-// balancer state) and metric handles. Everything here is touched only by its own thread.
+// One proxy worker: its listeners, its pool of client connections and the per-upstream
+// runtime carried across reloads. Everything here is touched only by its own thread.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "metrics/families.h"
+#include "base/object_pool.h"
 #include "net/loop.h"
-#include "proxy/balancer.h"
-#include "proxy/config.h"
-#include "proxy/router.h"
-#include "proxy/upstream_state.h"
+#include "proxy/config/config.h"
+#include "proxy/exchange/exchange_context.h"
+#include "proxy/upstream/upstream_state.h"
 
 namespace ringway::proxy {
 
 class ProxyConnection;
-struct ProxyMetrics;
-
-// What a request needs from the configuration, resolved once per config snapshot.
-struct RouteRuntime {
-  const RouteConfig* config = nullptr;
-  std::shared_ptr<UpstreamRuntime> upstream;
-  metrics::Histogram duration;
-  std::vector<metrics::Counter> codes;  // by status code, filled lazily
-};
-
-// Per-worker view of one config generation. Requests keep it alive while they run, so a
-// reload never changes the rules under an in-flight request.
-struct WorkerConfig {
-  std::shared_ptr<const Config> config;
-  Router router;
-  std::vector<RouteRuntime> routes;   // parallel to config->routes
-  RouteRuntime no_route;              // label "none": 404s and early errors
-};
 
 // Live numbers of one server in one worker, for /status and /explain.
 struct ServerStatus {
@@ -47,7 +28,7 @@ struct ServerStatus {
   std::string last_error;
 };
 
-class Worker : public net::SocketHandler {
+class Worker final : public ExchangeContext, public net::SocketHandler {
  public:
   Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics);
   ~Worker() override;
@@ -59,40 +40,21 @@ class Worker : public net::SocketHandler {
   void apply_health(HealthSnapshotPtr health);
   // Stops accepting and closes idle client connections; busy ones close after their response.
   void begin_drain();
-  size_t active_connections() const { return live_; }
   std::vector<ServerStatus> server_status() const;
 
-  // Used by ProxyConnection.
-  net::Loop& loop() { return loop_; }
-  size_t index() const { return index_; }
-  ProxyMetrics& metrics() { return metrics_; }
-  const std::shared_ptr<WorkerConfig>& current() const { return current_; }
-  bool draining() const { return draining_; }
-  // Random 128-bit request id as 32 hex chars.
-  void new_request_id(char out[32]);
-  void release(ProxyConnection* c);
-  // A response code counter for `route`, created on first use.
-  metrics::Counter& route_code(RouteRuntime& route, int status);
-  metrics::Counter& server_code(const std::string& upstream, ServerRuntime& server, int status);
+  size_t active_connections() const { return pool_.live(); }
+  void release(ProxyConnection* c) override;
 
   void on_accept(int fd) override;
 
  private:
   void rebuild(std::shared_ptr<const Config> config);
 
-  size_t index_;
-  net::Loop& loop_;
-  ProxyMetrics& metrics_;
   std::vector<net::Socket*> listeners_;
-  std::shared_ptr<WorkerConfig> current_;
   HealthSnapshotPtr health_;
   // Upstream runtimes survive reloads by name so pools and stats carry over.
   std::vector<std::shared_ptr<UpstreamRuntime>> upstreams_;
-  std::vector<std::unique_ptr<ProxyConnection>> all_;
-  std::vector<ProxyConnection*> free_;
-  size_t live_ = 0;
-  bool draining_ = false;
-  uint64_t rng_[2];
+  base::ObjectPool<ProxyConnection> pool_;
 };
 
 }  // namespace ringway::proxy

@@ -15,41 +15,29 @@
 #include "net/http_fetch.h"
 #include "net/http_server.h"
 #include "net/http_writer.h"
-#include "net/log.h"
-#include "net/sd_notify.h"
+#include "base/json_writer.h"
+#include "base/log.h"
+#include "base/sd_notify.h"
+#include "base/process_signals.h"
+#include "base/version.h"
 #include "net/worker_pool.h"
 #include "services/service_metrics.h"
-
-#ifndef RINGWAY_VERSION
-#define RINGWAY_VERSION "dev"
-#endif
 
 namespace ringway::services {
 namespace {
 
 constexpr net::HeaderField kAllowPing[] = {{"Allow", "GET, HEAD"}};
-constexpr net::Millis kDrainTimeout = 10000;
+constexpr base::Millis kDrainTimeout = 10000;
 
 struct Worker {
   std::unique_ptr<net::HttpServer> server;
   std::unique_ptr<ServiceMetrics::Shard> metrics;
 };
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
+std::string json_not_found(std::string_view path) {
+  base::JsonWriter j;
+  j.begin_object().key("error").value("not found").key("path").value(path).end_object();
+  return std::move(j.out());
 }
 
 }  // namespace
@@ -69,7 +57,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
   if (version) {
-    std::printf("%s %s\n", spec.name.c_str(), RINGWAY_VERSION);
+    std::printf("%s %s\n", spec.name.c_str(), base::kVersion);
     return 0;
   }
   if (!healthcheck_url.empty()) return net::run_healthcheck(healthcheck_url);
@@ -91,14 +79,14 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     std::fprintf(stderr, "%s: --listen %s: %s\n", spec.name.c_str(), listen.c_str(), error.c_str());
     return 2;
   }
-  if (workers == 0) workers = net::cpu_count();
+  if (workers == 0) workers = base::cpu_count();
 
   metrics::Registry registry(workers);
   registry.enable_process_metrics();
   ServiceMetrics service_metrics(registry, spec.name);
   const std::string pong = "{\"service\":\"" + spec.name + "\",\"message\":\"pong\"}";
 
-  net::block_process_signals();
+  base::block_process_signals();
   std::vector<Worker> state(workers);
   // With port 0 the first worker binds an ephemeral port and the others join it.
   std::atomic<int> bound_port{hp.port};
@@ -111,7 +99,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     options.limits = net::HttpLimits{16384, 100, 1 << 20};
     options.recv_chunk = loop_options.recv_buffer_size;
     auto handler = [&, shard](const net::HttpRequest& req, net::ResponseWriter& out) {
-      const int64_t start = net::Clock::now_ns();
+      const int64_t start = base::Clock::now_ns();
       const std::string_view method = req.head.method;
       PathLabel label = PathLabel::kOther;
       if (req.path == "/ping") {
@@ -132,10 +120,10 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
         }
       } else {
         out.respond(404, "application/json",
-                    "{\"error\":\"not found\",\"path\":\"" + json_escape(req.path) + "\"}");
+                    json_not_found(req.path));
       }
       shard->record(method, label, out.status(),
-                    static_cast<double>(net::Clock::now_ns() - start) * 1e-9);
+                    static_cast<double>(base::Clock::now_ns() - start) * 1e-9);
     };
     w.server = std::make_unique<net::HttpServer>(loop, options, handler);
     w.server->set_error_hook([shard](int status) { shard->record("other", PathLabel::kOther, status, 0); });
@@ -158,8 +146,8 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
   std::string msg = spec.name + " listening on " + hp.host + ":" + std::to_string(bound_port.load()) +
                     " with " + std::to_string(workers) + " worker(s), io=" + pool.backend();
   if (!pool.fallback_reason().empty()) msg += " (fell back from io_uring: " + pool.fallback_reason() + ")";
-  net::log_info(msg);
-  net::sd_notify("READY=1");
+  base::log_info(msg);
+  base::sd_notify("READY=1");
 
   // Runs fn on every worker's loop thread and waits for all of them.
   auto on_each_worker = [&](const std::function<void(size_t)>& fn) {
@@ -171,15 +159,15 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     while (done.load() < workers) usleep(1000);
   };
   for (;;) {
-    int sig = net::wait_for_signal(1000);
+    int sig = base::wait_for_signal(1000);
     if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) break;
     // SIGHUP: nothing to reload in a service.
   }
-  net::sd_notify("STOPPING=1");
-  net::log_info(spec.name + " draining");
+  base::sd_notify("STOPPING=1");
+  base::log_info(spec.name + " draining");
   on_each_worker([&](size_t i) { state[i].server->begin_drain(); });
-  const net::TimePoint deadline = net::Clock::now() + kDrainTimeout;
-  while (net::Clock::now() < deadline) {
+  const base::TimePoint deadline = base::Clock::now() + kDrainTimeout;
+  while (base::Clock::now() < deadline) {
     std::atomic<size_t> live{0};
     on_each_worker([&](size_t i) { live += state[i].server->connections(); });
     if (live.load() == 0) break;
@@ -189,7 +177,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
   on_each_worker([&](size_t i) { state[i].server.reset(); });
   pool.stop();
   pool.join();
-  net::log_info(spec.name + " stopped");
+  base::log_info(spec.name + " stopped");
   return 0;
 }
 

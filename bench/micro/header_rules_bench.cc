@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "net/http_parser.h"
-#include "proxy/header_rules.h"
+#include "proxy/exchange/header_rules.h"
 
 namespace ringway::proxy {
 namespace {

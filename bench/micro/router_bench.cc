@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/router.h"
-#include "proxy/target_path.h"
+#include "proxy/exchange/router.h"
+#include "net/request_target.h"
 
 namespace ringway::proxy {
 namespace {
@@ -35,7 +35,7 @@ void BM_NormalizeTargetFastPath(benchmark::State& state) {
   std::string scratch;
   for (auto _ : state) {
     std::string_view path, query;
-    benchmark::DoNotOptimize(normalize_target(target, scratch, &path, &query));
+    benchmark::DoNotOptimize(net::normalize_target(target, scratch, &path, &query));
     benchmark::DoNotOptimize(path);
   }
 }
@@ -46,7 +46,7 @@ void BM_NormalizeTargetShort(benchmark::State& state) {
   std::string scratch;
   for (auto _ : state) {
     std::string_view path, query;
-    benchmark::DoNotOptimize(normalize_target(target, scratch, &path, &query));
+    benchmark::DoNotOptimize(net::normalize_target(target, scratch, &path, &query));
     benchmark::DoNotOptimize(path);
   }
 }
@@ -57,7 +57,7 @@ void BM_NormalizeTargetDotSegments(benchmark::State& state) {
   std::string scratch;
   for (auto _ : state) {
     std::string_view path, query;
-    benchmark::DoNotOptimize(normalize_target(target, scratch, &path, &query));
+    benchmark::DoNotOptimize(net::normalize_target(target, scratch, &path, &query));
     benchmark::DoNotOptimize(path);
   }
 }
@@ -103,7 +103,7 @@ void BM_RouteAndRewrite(benchmark::State& state) {
   out.reserve(256);
   for (auto _ : state) {
     std::string_view path, query;
-    normalize_target(target, scratch, &path, &query);
+    net::normalize_target(target, scratch, &path, &query);
     const RouteConfig* route = router.match(path);
     out.clear();
     rewrite_target(*route, path, query, out);

@@ -10,9 +10,10 @@
 #include <vector>
 
 #include "net/address.h"
-#include "net/log.h"
+#include "base/log.h"
 #include "net/loop.h"
 #include "net/socket.h"
+#include "base/process_signals.h"
 #include "net/worker_pool.h"
 
 namespace ringway::bench {
@@ -206,13 +207,13 @@ int run(int argc, char** argv) {
   if (!net::parse_io_mode(io, &options.mode)) error = "--io must be auto, io_uring or epoll";
   if (error.empty() && !resolve_arg(listen, &listen_addr, &error)) error = "--listen: " + error;
   if (error.empty() && !resolve_arg(upstream, &upstream_addr, &error)) error = "--upstream: " + error;
-  if (error.empty() && workers == 0) workers = net::cpu_count();
+  if (error.empty() && workers == 0) workers = base::cpu_count();
   if (!error.empty()) {
     std::fprintf(stderr, "ringway_relay: %s\n", error.c_str());
     return 2;
   }
 
-  net::block_process_signals();
+  base::block_process_signals();
   // Declared before the pool so the loops are gone before the relays they call into.
   std::vector<std::unique_ptr<Relay>> relays(workers);
   net::WorkerPool pool;
@@ -228,9 +229,9 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ringway_relay: %s\n", error.c_str());
     return 1;
   }
-  net::log_info("listening on " + listen_addr.to_string() + " (relay to " + upstream_addr.to_string() +
+  base::log_info("listening on " + listen_addr.to_string() + " (relay to " + upstream_addr.to_string() +
                 ", io " + pool.backend() + ", workers " + std::to_string(workers) + ")");
-  while (net::wait_for_signal(1000) == 0) {
+  while (base::wait_for_signal(1000) == 0) {
   }
   pool.stop();
   pool.join();

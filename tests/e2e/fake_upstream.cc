@@ -21,9 +21,9 @@ namespace ringway::e2e {
 namespace {
 
 // Waits for `events` on fd or for the stop eventfd. Returns: 1 ready, 0 timeout, -1 stopping.
-int wait_ready(int fd, short events, int stop_fd, net::TimePoint deadline) {
+int wait_ready(int fd, short events, int stop_fd, base::TimePoint deadline) {
   for (;;) {
-    net::Millis left = deadline - net::Clock::now();
+    base::Millis left = deadline - base::Clock::now();
     if (left <= 0) return 0;
     pollfd p[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
     int r = ::poll(p, 2, static_cast<int>(left));
@@ -34,7 +34,7 @@ int wait_ready(int fd, short events, int stop_fd, net::TimePoint deadline) {
   }
 }
 
-constexpr net::Millis kForever = 24LL * 3600 * 1000;
+constexpr base::Millis kForever = 24LL * 3600 * 1000;
 
 }  // namespace
 
@@ -94,7 +94,7 @@ UpstreamConn::~UpstreamConn() {
   close();
 }
 
-bool UpstreamConn::recv_more(net::TimePoint deadline) {
+bool UpstreamConn::recv_more(base::TimePoint deadline) {
   if (fd_ < 0 || eof_) return false;
   char buf[65536];
   for (;;) {
@@ -113,8 +113,8 @@ bool UpstreamConn::recv_more(net::TimePoint deadline) {
   }
 }
 
-std::optional<ReceivedRequest> UpstreamConn::read_request(Millis timeout) {
-  const net::TimePoint deadline = net::Clock::now() + timeout;
+std::optional<ReceivedRequest> UpstreamConn::read_request(base::Millis timeout) {
+  const base::TimePoint deadline = base::Clock::now() + timeout;
   net::HttpParser parser(net::HttpParser::Mode::kRequest, net::HttpLimits{1 << 20, 1000, 0});
   ReceivedRequest req;
   req.connection = index_;
@@ -167,7 +167,7 @@ bool UpstreamConn::send(std::string_view bytes) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && errno == EAGAIN) {
-      if (wait_ready(fd_, POLLOUT, owner_.stop_fd(), net::Clock::now() + kForever) != 1)
+      if (wait_ready(fd_, POLLOUT, owner_.stop_fd(), base::Clock::now() + kForever) != 1)
         return false;
     } else {
       return false;
@@ -176,15 +176,15 @@ bool UpstreamConn::send(std::string_view bytes) {
   return true;
 }
 
-std::string UpstreamConn::recv_some(Millis timeout) {
-  if (in_.empty()) recv_more(net::Clock::now() + timeout);
+std::string UpstreamConn::recv_some(base::Millis timeout) {
+  if (in_.empty()) recv_more(base::Clock::now() + timeout);
   std::string out;
   out.swap(in_);
   return out;
 }
 
-bool UpstreamConn::wait_eof(Millis timeout) {
-  const net::TimePoint deadline = net::Clock::now() + timeout;
+bool UpstreamConn::wait_eof(base::Millis timeout) {
+  const base::TimePoint deadline = base::Clock::now() + timeout;
   while (!eof_) {
     if (!recv_more(deadline) && !eof_) return false;
   }
@@ -207,7 +207,7 @@ void UpstreamConn::reset() {
   close();
 }
 
-bool UpstreamConn::sleep(Millis ms) {
+bool UpstreamConn::sleep(base::Millis ms) {
   pollfd p{owner_.stop_fd(), POLLIN, 0};
   return ::poll(&p, 1, static_cast<int>(ms)) == 0;
 }
@@ -254,7 +254,7 @@ void FakeUpstream::set_script(UpstreamScript script) {
 
 void FakeUpstream::accept_loop() {
   for (;;) {
-    if (wait_ready(listen_fd_, POLLIN, stop_fd_, net::Clock::now() + kForever) != 1) return;
+    if (wait_ready(listen_fd_, POLLIN, stop_fd_, base::Clock::now() + kForever) != 1) return;
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
@@ -327,13 +327,13 @@ uint64_t FakeUpstream::bytes_received() const {
   return bytes_received_;
 }
 
-bool FakeUpstream::wait_requests(size_t n, Millis timeout) {
+bool FakeUpstream::wait_requests(size_t n, base::Millis timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, std::chrono::milliseconds(timeout),
                       [&] { return requests_.size() >= n; });
 }
 
-bool FakeUpstream::wait_connections(size_t n, Millis timeout) {
+bool FakeUpstream::wait_connections(size_t n, base::Millis timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, std::chrono::milliseconds(timeout), [&] { return connections_ >= n; });
 }

@@ -49,18 +49,18 @@ class UpstreamConn {
 
   // Reads the next complete request and records it in FakeUpstream::requests().
   // Returns: nullopt on EOF, timeout, stop or a request the strict parser rejects.
-  std::optional<ReceivedRequest> read_request(Millis timeout = 5000);
+  std::optional<ReceivedRequest> read_request(base::Millis timeout = 5000);
   // Sends all of `bytes`. Returns: false if the peer is gone or the upstream stopped.
   bool send(std::string_view bytes);
   // Returns: buffered and newly arrived bytes (tunnel data); "" on EOF, timeout or stop.
-  std::string recv_some(Millis timeout);
+  std::string recv_some(base::Millis timeout);
   // Waits for the peer to close. Returns: true on EOF/reset within `timeout`.
-  bool wait_eof(Millis timeout);
+  bool wait_eof(base::Millis timeout);
   void shutdown_write();
   void close();  // orderly close (FIN)
   void reset();  // abortive close (RST via SO_LINGER 0)
   // Sleeps `ms`. Returns: false early when the upstream stops.
-  bool sleep(Millis ms);
+  bool sleep(base::Millis ms);
   // Blocks until the upstream stops: a server that accepted and never answers.
   void hang();
   size_t index() const { return index_; }
@@ -68,7 +68,7 @@ class UpstreamConn {
   int fd() const { return fd_; }
 
  private:
-  bool recv_more(net::TimePoint deadline);
+  bool recv_more(base::TimePoint deadline);
 
   FakeUpstream& owner_;
   int fd_;
@@ -125,8 +125,8 @@ class FakeUpstream {
   // The first 1 MiB of those bytes, in arrival order (connections interleaved).
   std::string received_data() const;
   // Waits until at least n requests were recorded. Returns: false on timeout.
-  bool wait_requests(size_t n, Millis timeout);
-  bool wait_connections(size_t n, Millis timeout);
+  bool wait_requests(size_t n, base::Millis timeout);
+  bool wait_connections(size_t n, base::Millis timeout);
 
   bool stopping() const { return stopping_.load(); }
   int stop_fd() const { return stop_fd_; }

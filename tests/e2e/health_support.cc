@@ -104,11 +104,11 @@ std::optional<StatusView> fetch_status(int admin_port, std::string* error) {
   return view;
 }
 
-std::optional<Millis> wait_until(const std::function<bool()>& done, Millis timeout, Millis every) {
-  const net::TimePoint start = net::Clock::now();
+std::optional<base::Millis> wait_until(const std::function<bool()>& done, base::Millis timeout, base::Millis every) {
+  const base::TimePoint start = base::Clock::now();
   for (;;) {
-    if (done()) return net::Clock::now() - start;
-    if (net::Clock::now() - start >= timeout) return std::nullopt;
+    if (done()) return base::Clock::now() - start;
+    if (base::Clock::now() - start >= timeout) return std::nullopt;
     ::usleep(static_cast<useconds_t>(every * 1000));
   }
 }
@@ -136,7 +136,7 @@ double metric(const std::string& metrics, std::string_view name, const Labels& l
 }
 
 void LoadGenerator::start() {
-  started_ = net::Clock::now();
+  started_ = base::Clock::now();
   running_ = options_.threads;
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -148,7 +148,7 @@ void LoadGenerator::stop() {
   }
 }
 
-bool LoadGenerator::wait_done(Millis timeout) {
+bool LoadGenerator::wait_done(base::Millis timeout) {
   return wait_until([this] { return running_.load() == 0; }, timeout, 5).has_value();
 }
 
@@ -165,7 +165,7 @@ void LoadGenerator::fail(const std::string& what) {
   if (failures_.size() < 20) {
     // Appended piecewise: GCC 12 misreports `"literal" + std::string&&` (-Wrestrict).
     std::string line = "+";
-    line += std::to_string(net::Clock::now() - started_);
+    line += std::to_string(base::Clock::now() - started_);
     line += " ms: ";
     line += what;
     failures_.push_back(std::move(line));
@@ -214,8 +214,8 @@ int port_of(const std::string& address) {
 
 std::unique_ptr<ChildProcess> start_service_at(const std::string& name, const std::string& addr,
                                                const std::string& io, std::string* error,
-                                               Millis retry_for) {
-  const net::TimePoint deadline = net::Clock::now() + retry_for;
+                                               base::Millis retry_for) {
+  const base::TimePoint deadline = base::Clock::now() + retry_for;
   std::string log;
   do {
     auto svc = std::make_unique<ChildProcess>();
@@ -229,7 +229,7 @@ std::unique_ptr<ChildProcess> start_service_at(const std::string& name, const st
     log = svc->log();
     svc->kill();
     ::usleep(50000);
-  } while (net::Clock::now() < deadline);
+  } while (base::Clock::now() < deadline);
   if (error) *error = name + " could not listen on " + addr + ":\n" + log;
   return nullptr;
 }

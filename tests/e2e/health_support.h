@@ -22,9 +22,9 @@ namespace ringway::e2e {
 
 // Timing bounds are multiplied by this: sanitizer builds run the proxy several times slower.
 #if defined(__SANITIZE_ADDRESS__)
-inline constexpr Millis kTimingFactor = 3;
+inline constexpr base::Millis kTimingFactor = 3;
 #else
-inline constexpr Millis kTimingFactor = 1;
+inline constexpr base::Millis kTimingFactor = 1;
 #endif
 
 // One server of an upstream as /status shows it.
@@ -57,8 +57,8 @@ std::optional<StatusView> fetch_status(int admin_port, std::string* error = null
 
 // Polls `done` every `every` ms until it returns true or `timeout` passes. Returns: the ms it
 // took when it held, nullopt on timeout.
-std::optional<Millis> wait_until(const std::function<bool()>& done, Millis timeout,
-                                 Millis every = 20);
+std::optional<base::Millis> wait_until(const std::function<bool()>& done, base::Millis timeout,
+                                 base::Millis every = 20);
 
 // Sum of ringway_upstream_requests_total over every code for one server (0 if none yet).
 double upstream_responses(const std::string& metrics, const std::string& upstream,
@@ -72,7 +72,7 @@ struct LoadOptions {
   int threads = 3;              // one keep-alive connection each
   int requests_per_thread = 0;  // 0: until stop()
   std::string expect_body;      // empty: any body; a 200 is always required
-  Millis timeout = 5000;        // per response
+  base::Millis timeout = 5000;        // per response
 };
 
 // Client threads sending GET `path` in a loop over keep-alive connections; every response must
@@ -89,7 +89,7 @@ class LoadGenerator {
   // Asks the threads to stop after their current request and joins them. Idempotent.
   void stop();
   // Waits for every thread to finish its requests_per_thread. Returns: false on timeout.
-  bool wait_done(Millis timeout);
+  bool wait_done(base::Millis timeout);
 
   uint64_t ok() const { return ok_.load(); }
   uint64_t failed() const { return failed_.load(); }
@@ -101,7 +101,7 @@ class LoadGenerator {
   void fail(const std::string& what);
 
   LoadOptions options_;
-  net::TimePoint started_;
+  base::TimePoint started_;
   std::atomic<bool> stop_{false};
   std::atomic<int> running_{0};
   std::atomic<uint64_t> ok_{0}, failed_{0};
@@ -115,7 +115,7 @@ class LoadGenerator {
 // Returns: the child, or nullptr with *error (including the service's stderr).
 std::unique_ptr<ChildProcess> start_service_at(const std::string& name, const std::string& addr,
                                                const std::string& io, std::string* error,
-                                               Millis retry_for = 3000);
+                                               base::Millis retry_for = 3000);
 
 // The port of "HOST:PORT".
 int port_of(const std::string& address);

@@ -18,9 +18,9 @@ namespace ringway::e2e {
 namespace {
 
 // Waits for `events` until the deadline. Returns: false on timeout.
-bool wait_fd(int fd, short events, net::TimePoint deadline) {
+bool wait_fd(int fd, short events, base::TimePoint deadline) {
   for (;;) {
-    net::Millis left = deadline - net::Clock::now();
+    base::Millis left = deadline - base::Clock::now();
     if (left <= 0) return false;
     pollfd p{fd, events, 0};
     int r = ::poll(&p, 1, static_cast<int>(left));
@@ -53,7 +53,7 @@ std::string local_url(int port, std::string_view path) {
 }
 
 net::FetchResult http_request(std::string_view method, int port, std::string_view path,
-                              const Headers& headers, std::string body, Millis timeout) {
+                              const Headers& headers, std::string body, base::Millis timeout) {
   net::FetchRequest req;
   req.method = std::string(method);
   req.url = local_url(port, path);
@@ -65,7 +65,7 @@ net::FetchResult http_request(std::string_view method, int port, std::string_vie
   return res;
 }
 
-net::FetchResult http_get(int port, std::string_view path, const Headers& headers, Millis timeout) {
+net::FetchResult http_get(int port, std::string_view path, const Headers& headers, base::Millis timeout) {
   return http_request("GET", port, path, headers, {}, timeout);
 }
 
@@ -91,7 +91,7 @@ void RawConnection::close() {
   fd_ = -1;
 }
 
-bool RawConnection::connect(int port, Millis timeout, const std::string& host) {
+bool RawConnection::connect(int port, base::Millis timeout, const std::string& host) {
   close();
   in_.clear();
   peer_closed_ = false;
@@ -113,7 +113,7 @@ bool RawConnection::connect(int port, Millis timeout, const std::string& host) {
     close();
     return false;
   }
-  if (!wait_fd(fd_, POLLOUT, net::Clock::now() + timeout)) {
+  if (!wait_fd(fd_, POLLOUT, base::Clock::now() + timeout)) {
     error_ = "connect " + where + ": timed out";
     close();
     return false;
@@ -129,8 +129,8 @@ bool RawConnection::connect(int port, Millis timeout, const std::string& host) {
   return true;
 }
 
-bool RawConnection::send(std::string_view bytes, Millis timeout) {
-  const net::TimePoint deadline = net::Clock::now() + timeout;
+bool RawConnection::send(std::string_view bytes, base::Millis timeout) {
+  const base::TimePoint deadline = base::Clock::now() + timeout;
   size_t off = 0;
   while (off < bytes.size()) {
     ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
@@ -153,7 +153,7 @@ void RawConnection::shutdown_write() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
-bool RawConnection::recv_more(net::TimePoint deadline) {
+bool RawConnection::recv_more(base::TimePoint deadline) {
   char buf[16384];
   for (;;) {
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
@@ -182,12 +182,12 @@ bool RawConnection::recv_more(net::TimePoint deadline) {
   }
 }
 
-std::optional<RawResponse> RawConnection::read_response(Millis timeout, bool head_request) {
+std::optional<RawResponse> RawConnection::read_response(base::Millis timeout, bool head_request) {
   if (fd_ < 0) {
     error_ = "not connected";
     return std::nullopt;
   }
-  const net::TimePoint deadline = net::Clock::now() + timeout;
+  const base::TimePoint deadline = base::Clock::now() + timeout;
   for (;;) {
     // Parse everything buffered from the start with a fresh parser: the head slices point into
     // in_, which does not change while this pass runs. Quadratic, but responses here are small.
@@ -247,8 +247,8 @@ std::optional<RawResponse> RawConnection::read_response(Millis timeout, bool hea
   }
 }
 
-bool RawConnection::wait_closed(Millis timeout, std::string* rest) {
-  const net::TimePoint deadline = net::Clock::now() + timeout;
+bool RawConnection::wait_closed(base::Millis timeout, std::string* rest) {
+  const base::TimePoint deadline = base::Clock::now() + timeout;
   bool ok = true;
   while (!peer_closed_ && fd_ >= 0) {
     if (!recv_more(deadline)) {

@@ -8,12 +8,12 @@
 #include <utility>
 #include <vector>
 
-#include "net/clock.h"
+#include "base/clock.h"
 #include "net/http_fetch.h"
 
 namespace ringway::e2e {
 
-using net::Millis;
+using base::Millis;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Returns: a TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close).
@@ -29,9 +29,9 @@ std::string local_url(int port, std::string_view path);
 // has status 0 and `error` set, so `EXPECT_EQ(r.status, 200) << r.error` reads well.
 net::FetchResult http_request(std::string_view method, int port, std::string_view path,
                               const Headers& headers = {}, std::string body = {},
-                              Millis timeout = 5000);
+                              base::Millis timeout = 5000);
 net::FetchResult http_get(int port, std::string_view path, const Headers& headers = {},
-                          Millis timeout = 5000);
+                          base::Millis timeout = 5000);
 
 // A response as read off a RawConnection; header names and values as sent.
 struct RawResponse {
@@ -66,18 +66,18 @@ class RawConnection {
   RawConnection& operator=(const RawConnection&) = delete;
 
   // Connects to host:port (an IP literal). Returns: false with error() set.
-  bool connect(int port, Millis timeout = 3000, const std::string& host = "127.0.0.1");
+  bool connect(int port, base::Millis timeout = 3000, const std::string& host = "127.0.0.1");
   // Sends all bytes. Returns: false with error() set (timeout, reset, ...).
-  bool send(std::string_view bytes, Millis timeout = 3000);
+  bool send(std::string_view bytes, base::Millis timeout = 3000);
   // Half-closes the sending side (the server sees end of input).
   void shutdown_write();
   // Reads one complete response. `head_request`: the request was HEAD (no body whatever the
   // headers say). Bytes after it stay buffered for the next call (pipelining). Returns: nullopt
   // with error() set on timeout, malformed response or close before a complete response.
-  std::optional<RawResponse> read_response(Millis timeout = 3000, bool head_request = false);
+  std::optional<RawResponse> read_response(base::Millis timeout = 3000, bool head_request = false);
   // Reads until the peer closes. Returns: true if it closed (EOF or reset) within `timeout`;
   // `*rest` (if given) receives every byte that arrived meanwhile, including buffered ones.
-  bool wait_closed(Millis timeout, std::string* rest = nullptr);
+  bool wait_closed(base::Millis timeout, std::string* rest = nullptr);
   // Bytes received but not yet consumed by read_response().
   const std::string& buffered() const { return in_; }
   // True once EOF (or a reset) was seen.
@@ -88,7 +88,7 @@ class RawConnection {
 
  private:
   // Returns: false on timeout or error (error_ set); true after receiving bytes or EOF.
-  bool recv_more(net::TimePoint deadline);
+  bool recv_more(base::TimePoint deadline);
 
   int fd_ = -1;
   std::string in_;

@@ -24,7 +24,7 @@ extern char** environ;
 namespace ringway::e2e {
 namespace {
 
-std::chrono::steady_clock::time_point deadline_after(Millis ms) {
+std::chrono::steady_clock::time_point deadline_after(base::Millis ms) {
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
 }
 
@@ -245,7 +245,7 @@ void ChildProcess::read_loop(int out_fd, int err_fd) {
   cv_.notify_all();
 }
 
-void ChildProcess::finish_reader(Millis timeout) {
+void ChildProcess::finish_reader(base::Millis timeout) {
   if (!reader_.joinable()) return;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -260,7 +260,7 @@ void ChildProcess::finish_reader(Millis timeout) {
 }
 
 std::optional<LogMatch> ChildProcess::wait_for_line(
-    const std::function<bool(const std::string&, LogMatch*)>& matches, Millis timeout,
+    const std::function<bool(const std::string&, LogMatch*)>& matches, base::Millis timeout,
     size_t from) {
   const auto deadline = deadline_after(timeout);
   size_t pos = from;
@@ -286,7 +286,7 @@ std::optional<LogMatch> ChildProcess::wait_for_line(
   }
 }
 
-std::optional<LogMatch> ChildProcess::wait_for_log(const std::regex& pattern, Millis timeout,
+std::optional<LogMatch> ChildProcess::wait_for_log(const std::regex& pattern, base::Millis timeout,
                                                    size_t from) {
   return wait_for_line(
       [&](const std::string& line, LogMatch* m) {
@@ -298,7 +298,7 @@ std::optional<LogMatch> ChildProcess::wait_for_log(const std::regex& pattern, Mi
       timeout, from);
 }
 
-std::optional<LogMatch> ChildProcess::wait_for_text(std::string_view substring, Millis timeout,
+std::optional<LogMatch> ChildProcess::wait_for_text(std::string_view substring, base::Millis timeout,
                                                     size_t from) {
   return wait_for_line(
       [&](const std::string& line, LogMatch* m) {
@@ -309,7 +309,7 @@ std::optional<LogMatch> ChildProcess::wait_for_text(std::string_view substring, 
       timeout, from);
 }
 
-int ChildProcess::wait_for_listen_port(Millis timeout, std::string_view prefix,
+int ChildProcess::wait_for_listen_port(base::Millis timeout, std::string_view prefix,
                                        std::string_view suffix) {
   int port = 0;
   wait_for_line(
@@ -340,7 +340,7 @@ bool ChildProcess::signal(int signo) {
   return ::kill(pid_, signo) == 0;
 }
 
-std::optional<int> ChildProcess::wait_exit(Millis timeout) {
+std::optional<int> ChildProcess::wait_exit(base::Millis timeout) {
   if (pid_ <= 0) return std::nullopt;
   const auto deadline = deadline_after(timeout);
   while (running()) {
@@ -379,7 +379,7 @@ size_t ChildProcess::log_size() const {
   return err_buf_.size();
 }
 
-RunResult run_command(const std::string& path, SpawnOptions options, Millis timeout) {
+RunResult run_command(const std::string& path, SpawnOptions options, base::Millis timeout) {
   RunResult r;
   ChildProcess c;
   if (!c.start(path, std::move(options))) {

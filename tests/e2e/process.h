@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "net/clock.h"
+#include "base/clock.h"
 
 namespace ringway::e2e {
 
-using net::Millis;
+using base::Millis;
 
 // Returns: the path of a binary built by this project (RINGWAY_BIN_DIR/name), e.g.
 // bin_path("service1"). The directory is the CMake runtime output dir of the build under test.
@@ -79,16 +79,16 @@ class ChildProcess {
   // Waits until a complete stderr line at or after byte offset `from` matches `pattern`
   // (std::regex_search). Returns: the first such line, or nullopt if `timeout` passes or the
   // child's stderr closes (it exited) without one.
-  std::optional<LogMatch> wait_for_log(const std::regex& pattern, Millis timeout, size_t from = 0);
+  std::optional<LogMatch> wait_for_log(const std::regex& pattern, base::Millis timeout, size_t from = 0);
   // Same for a plain substring.
-  std::optional<LogMatch> wait_for_text(std::string_view substring, Millis timeout,
+  std::optional<LogMatch> wait_for_text(std::string_view substring, base::Millis timeout,
                                         size_t from = 0);
   // Waits for a line containing "<prefix>listening on HOST:PORT<suffix>" (HOST may be "[v6]").
   // `prefix` and `suffix` are plain text. With both empty, the first "listening on" line of any
   // kind matches; a binary that logs several listeners needs them to tell which, e.g. the proxy:
   // suffix " (proxy)" for "listening on ADDR:PORT (proxy)", prefix "admin " for "admin listening
   // on ADDR:PORT". Returns: PORT, or 0 on timeout or exit.
-  int wait_for_listen_port(Millis timeout, std::string_view prefix = "",
+  int wait_for_listen_port(base::Millis timeout, std::string_view prefix = "",
                            std::string_view suffix = "");
 
   // Sends `signo` to the child. Returns: false if it has already been reaped.
@@ -96,7 +96,7 @@ class ChildProcess {
   // Waits for the child to exit, then (up to 1 s more) for its output pipes to close so log()
   // holds everything it wrote. Returns: its exit code, 128+N if killed by signal N, or nullopt
   // if it is still running after `timeout`.
-  std::optional<int> wait_exit(Millis timeout);
+  std::optional<int> wait_exit(base::Millis timeout);
   // Sends SIGKILL and reaps. Safe to call any number of times.
   void kill();
 
@@ -109,9 +109,9 @@ class ChildProcess {
 
  private:
   void read_loop(int out_fd, int err_fd);
-  void finish_reader(Millis timeout);
+  void finish_reader(base::Millis timeout);
   std::optional<LogMatch> wait_for_line(const std::function<bool(const std::string&, LogMatch*)>& f,
-                                        Millis timeout, size_t from);
+                                        base::Millis timeout, size_t from);
 
   pid_t pid_ = -1;
   bool reaped_ = false;
@@ -136,6 +136,6 @@ struct RunResult {
   std::string output;
   std::string errors;
 };
-RunResult run_command(const std::string& path, SpawnOptions options, Millis timeout);
+RunResult run_command(const std::string& path, SpawnOptions options, base::Millis timeout);
 
 }  // namespace ringway::e2e

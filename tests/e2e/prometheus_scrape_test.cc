@@ -19,9 +19,9 @@ namespace ringway::e2e {
 namespace {
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
-constexpr Millis kStartTimeout = 10000;
+constexpr base::Millis kStartTimeout = 10000;
 // Upper bound for Prometheus to start, scrape and answer; typically 2-4 s.
-constexpr Millis kScrapeDeadline = 40000;
+constexpr base::Millis kScrapeDeadline = 40000;
 
 // A private directory under $TMPDIR (or /tmp), removed with everything in it.
 class TempDir {
@@ -66,9 +66,9 @@ std::optional<std::string> query_single_value(int prom_port, const std::string& 
 // passes. Returns: the last value
 // seen ("<none>" if never any) so a failure message can say what Prometheus had.
 std::string wait_for_value(int prom_port, const std::string& promql, const std::string& want,
-                           net::TimePoint deadline) {
+                           base::TimePoint deadline) {
   std::string last = "<none>";
-  while (net::Clock::now() < deadline) {
+  while (base::Clock::now() < deadline) {
     if (auto v = query_single_value(prom_port, promql)) {
       last = *v;
       if (want.empty() || last == want) break;
@@ -134,7 +134,7 @@ TEST_F(PrometheusScrapeE2E, ScrapesBothServicesAndTheirCounters) {
       << port2 << "']\n";
     ASSERT_TRUE(f.good());
   }
-  const net::TimePoint deadline = net::Clock::now() + kScrapeDeadline;
+  const base::TimePoint deadline = base::Clock::now() + kScrapeDeadline;
   // The port comes from free_port(), so another process may take it first: retry then.
   int prom_port = 0;
   for (int attempt = 0; attempt < 3 && prom_port == 0; ++attempt) {
@@ -146,7 +146,7 @@ TEST_F(PrometheusScrapeE2E, ScrapesBothServicesAndTheirCounters) {
     options.working_dir = dir_.path();
     prometheus_ = std::make_unique<ChildProcess>();
     ASSERT_TRUE(prometheus_->start(kPrometheus, options)) << prometheus_->error();
-    while (net::Clock::now() < deadline && prometheus_->running()) {
+    while (base::Clock::now() < deadline && prometheus_->running()) {
       if (http_get(port, "/-/ready", {}, 1000).status == 200) {
         prom_port = port;
         break;

@@ -73,10 +73,10 @@ TEST_P(ProxyAdmin, CountersMoveByExactlyTheRequestsSent) {
   delta("ringway_connections_accepted_total", {}, kFresh + 1 + 1);
   // The gauge follows closes the proxy sees asynchronously: poll for the expected value.
   auto active_settles_at = [&](double want) {
-    const net::TimePoint deadline = net::Clock::now() + kIoTimeout;
+    const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
     double v = -1;
     while ((v = ProxyProcess::value(scrape(), "ringway_connections_active")) != want &&
-           net::Clock::now() < deadline) {
+           base::Clock::now() < deadline) {
       ::usleep(20000);
     }
     return v;

@@ -39,7 +39,7 @@ class RssPeak {
   explicit RssPeak(const ProxyProcess& proxy) : proxy_(proxy) {}
   long peak() const { return peak_; }
   void sample() {
-    const net::TimePoint now = net::Clock::now();
+    const base::TimePoint now = base::Clock::now();
     if (now - last_ < 50) return;
     last_ = now;
     peak_ = std::max(peak_, proxy_.rss_kib());
@@ -48,7 +48,7 @@ class RssPeak {
  private:
   const ProxyProcess& proxy_;
   long peak_ = 0;
-  net::TimePoint last_;
+  base::TimePoint last_;
 };
 
 TEST_P(ProxyBackpressure, SlowClientStallsTheUpstreamAndMemoryStaysBounded) {
@@ -100,18 +100,18 @@ TEST_P(ProxyBackpressure, SlowClientStallsTheUpstreamAndMemoryStaysBounded) {
   consume(head.data() + head_end, head.size() - head_end);
 
   // Slow phase: 20 MiB at about 5 MiB/s.
-  const net::TimePoint slow_start = net::Clock::now();
+  const base::TimePoint slow_start = base::Clock::now();
   std::string storage(1 << 20, '\0');
   char* buf = storage.data();
   while (received < 20 * kMiB) {
-    const net::Millis due = static_cast<net::Millis>(received * 1000 / (5 * kMiB));
-    const net::Millis ahead = due - (net::Clock::now() - slow_start);
-    if (ahead > 0) ::usleep(static_cast<useconds_t>(std::min<net::Millis>(ahead, 20) * 1000));
+    const base::Millis due = static_cast<base::Millis>(received * 1000 / (5 * kMiB));
+    const base::Millis ahead = due - (base::Clock::now() - slow_start);
+    if (ahead > 0) ::usleep(static_cast<useconds_t>(std::min<base::Millis>(ahead, 20) * 1000));
     rss.sample();
     ssize_t n = ::recv(conn.fd(), buf, 64 * 1024, MSG_DONTWAIT);
     if (n > 0) consume(buf, static_cast<size_t>(n));
     ASSERT_NE(n, 0) << "proxy closed after " << received << " bytes";
-    ASSERT_LT(net::Clock::now() - slow_start, 12000) << "slow phase stalled at " << received;
+    ASSERT_LT(base::Clock::now() - slow_start, 12000) << "slow phase stalled at " << received;
   }
   // Had the proxy buffered instead of pausing its upstream reads, the upstream would be done.
   const uint64_t sent_when_slow = upstream_sent->load();
@@ -119,7 +119,7 @@ TEST_P(ProxyBackpressure, SlowClientStallsTheUpstreamAndMemoryStaysBounded) {
                                                   << (sent_when_slow - received) / kMiB << " MiB";
 
   // Fast phase: the rest as quickly as it comes.
-  const net::TimePoint fast_start = net::Clock::now();
+  const base::TimePoint fast_start = base::Clock::now();
   while (received < kResponseBytes) {
     rss.sample();
     pollfd p{conn.fd(), POLLIN, 0};
@@ -127,7 +127,7 @@ TEST_P(ProxyBackpressure, SlowClientStallsTheUpstreamAndMemoryStaysBounded) {
     ssize_t n = ::recv(conn.fd(), buf, storage.size(), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
     if (n > 0) consume(buf, static_cast<size_t>(n));
-    ASSERT_LT(net::Clock::now() - fast_start, 15000) << "fast phase stalled at " << received;
+    ASSERT_LT(base::Clock::now() - fast_start, 15000) << "fast phase stalled at " << received;
   }
   EXPECT_EQ(received, kResponseBytes);
   EXPECT_EQ(mismatches, 0u);
@@ -156,13 +156,13 @@ TEST_P(ProxyBackpressure, SlowUpstreamStallsAnUploadingClient) {
     }
     data.erase(0, data.find("\r\n\r\n") + 4);
     uint64_t got = 0;
-    const net::TimePoint start = net::Clock::now();
+    const base::TimePoint start = base::Clock::now();
     while (got < kUpload) {
       for (size_t i = 0; i < data.size(); ++i) *mismatches += data[i] != body_byte(got + i);
       got += data.size();
       upstream_read->store(got);
       // Slow for the first 2 s (about 4 MiB/s), then as fast as it comes.
-      if (net::Clock::now() - start < 2000) c.sleep(10);
+      if (base::Clock::now() - start < 2000) c.sleep(10);
       if (got >= kUpload) break;
       data = c.recv_some(kIoTimeout);
       if (data.empty()) return;

@@ -96,11 +96,11 @@ TEST_P(ProxyErrors, HalfAHeadWithinClientHeaderTimeoutIs408) {
 
   RawConnection slow;
   ASSERT_TRUE(slow.connect(proxy_.port())) << slow.error();
-  const net::TimePoint sent = net::Clock::now();
+  const base::TimePoint sent = base::Clock::now();
   ASSERT_TRUE(slow.send("GET /up/x HTTP/1.1\r\nHost: h\r\n"));
   auto r = slow.read_response(kIoTimeout);
   ASSERT_TRUE(r) << slow.error();
-  const net::Millis waited = net::Clock::now() - sent;
+  const base::Millis waited = base::Clock::now() - sent;
   ASSERT_NO_FATAL_FAILURE(expect_error_response(*r, 408));
   EXPECT_EQ(r->header("Connection"), "close");
   EXPECT_GE(waited, 250);
@@ -119,11 +119,11 @@ TEST_P(ProxyErrors, IdleKeepAliveConnectionIsClosedAfterClientIdle) {
   ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
   ASSERT_TRUE(conn.send("GET /up/x HTTP/1.1\r\nHost: h\r\n\r\n"));
   ASSERT_TRUE(conn.read_response(kIoTimeout)) << conn.error();
-  const net::TimePoint idle_since = net::Clock::now();
+  const base::TimePoint idle_since = base::Clock::now();
   std::string rest;
   EXPECT_TRUE(conn.wait_closed(kIoTimeout, &rest)) << conn.error();
   EXPECT_EQ(rest, "");  // closed silently: no 408 for a connection between requests
-  EXPECT_GE(net::Clock::now() - idle_since, 250);
+  EXPECT_GE(base::Clock::now() - idle_since, 250);
 }
 
 TEST_P(ProxyErrors, ConnectionsOverMaxConnectionsAreRefused) {
@@ -147,9 +147,9 @@ TEST_P(ProxyErrors, ConnectionsOverMaxConnectionsAreRefused) {
   EXPECT_EQ(rest, "");
   // A slot frees up when a client leaves.
   a.close();
-  const net::TimePoint deadline = net::Clock::now() + kIoTimeout;
+  const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
   int status = 0;
-  while (status != 200 && net::Clock::now() < deadline) {
+  while (status != 200 && base::Clock::now() < deadline) {
     RawConnection again;
     if (!again.connect(proxy_.port()) || !again.send("GET /up/x HTTP/1.1\r\nHost: h\r\n\r\n"))
       continue;
@@ -253,12 +253,12 @@ TEST_P(ProxyErrors, NoHealthyServerIs503) {
       "{path: /ping, interval: 100ms, timeout: 50ms, healthy_threshold: 1, unhealthy_threshold: 1}";
   ASSERT_NO_FATAL_FAILURE(start_proxy(c));
   // Wait for the health checker to mark the only server down.
-  const net::TimePoint deadline = net::Clock::now() + kIoTimeout;
+  const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
   std::string text = scrape();
   while (ProxyProcess::value(text, "ringway_upstream_server_healthy",
                              {{"upstream", "up"}, {"server", dead}}) != 0 ||
          text.find("ringway_upstream_server_healthy{") == std::string::npos) {
-    ASSERT_LT(net::Clock::now() - deadline, 0) << "server never marked unhealthy:\n" << text;
+    ASSERT_LT(base::Clock::now() - deadline, 0) << "server never marked unhealthy:\n" << text;
     ::usleep(50000);
     text = scrape();
   }
@@ -274,10 +274,10 @@ TEST_P(ProxyErrors, UpstreamSilentPastUpstreamResponseTimeoutIs504) {
   c.timeouts = "upstream_response: 300ms";
   ASSERT_NO_FATAL_FAILURE(start_proxy(c));
   const double before = requests_now("/up/", 504);
-  const net::TimePoint sent = net::Clock::now();
+  const base::TimePoint sent = base::Clock::now();
   ASSERT_NO_FATAL_FAILURE(
       expect_error(proxy_.port(), "GET /up/x HTTP/1.1\r\nHost: h\r\n\r\n", 504, false));
-  const net::Millis waited = net::Clock::now() - sent;
+  const base::Millis waited = base::Clock::now() - sent;
   EXPECT_GE(waited, 250);
   EXPECT_LT(waited, 3000);
   expect_requests_delta("/up/", 504, before, 1);

@@ -114,7 +114,7 @@ bool ProxyProcess::reload() {
   return m && m->line.find("reloaded configuration") != std::string::npos;
 }
 
-std::optional<int> ProxyProcess::stop(Millis timeout) {
+std::optional<int> ProxyProcess::stop(base::Millis timeout) {
   if (!proc_ || !proc_->running()) return proc_ ? proc_->wait_exit(0) : std::nullopt;
   proc_->signal(SIGTERM);
   return proc_->wait_exit(timeout);
@@ -177,9 +177,9 @@ FakeUpstream& ProxyE2E::start_upstream(UpstreamScript script) {
 }
 
 void ProxyE2E::expect_delta(std::string_view name, const Labels& labels, double before, double n) {
-  const net::TimePoint deadline = net::Clock::now() + kIoTimeout;
+  const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
   std::string text = scrape();
-  while (ProxyProcess::value(text, name, labels) < before + n && net::Clock::now() < deadline) {
+  while (ProxyProcess::value(text, name, labels) < before + n && base::Clock::now() < deadline) {
     ::usleep(10000);
     text = scrape();
   }
@@ -215,11 +215,11 @@ namespace {
 
 // Reads into acc until done(acc). Returns: whether done(acc) holds at the end.
 template <typename Done>
-bool recv_while_not(int fd, std::string& acc, Millis timeout, Done done) {
-  const net::TimePoint deadline = net::Clock::now() + timeout;
+bool recv_while_not(int fd, std::string& acc, base::Millis timeout, Done done) {
+  const base::TimePoint deadline = base::Clock::now() + timeout;
   char buf[65536];
   while (!done(acc)) {
-    const net::Millis left = deadline - net::Clock::now();
+    const base::Millis left = deadline - base::Clock::now();
     if (left <= 0) return false;
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(left));
@@ -237,13 +237,13 @@ bool recv_while_not(int fd, std::string& acc, Millis timeout, Done done) {
 
 }  // namespace
 
-bool recv_until(int fd, std::string& acc, std::string_view marker, Millis timeout) {
+bool recv_until(int fd, std::string& acc, std::string_view marker, base::Millis timeout) {
   return recv_while_not(fd, acc, timeout, [marker](const std::string& a) {
     return a.find(marker) != std::string::npos;
   });
 }
 
-bool recv_at_least(int fd, std::string& acc, size_t n, Millis timeout) {
+bool recv_at_least(int fd, std::string& acc, size_t n, base::Millis timeout) {
   return recv_while_not(fd, acc, timeout, [n](const std::string& a) { return a.size() >= n; });
 }
 

@@ -19,9 +19,9 @@
 namespace ringway::e2e {
 
 // Generous bounds for sanitizer builds; every wait returns as soon as its condition holds.
-inline constexpr Millis kStartTimeout = 10000;
-inline constexpr Millis kIoTimeout = 5000;
-inline constexpr Millis kExitTimeout = 10000;
+inline constexpr base::Millis kStartTimeout = 10000;
+inline constexpr base::Millis kIoTimeout = 5000;
+inline constexpr base::Millis kExitTimeout = 10000;
 
 // One `upstreams:` entry. Health checks are off by default so a fake upstream sees only the
 // requests a test sends; `extra` is appended inside the flow map, e.g. "retries: 0".
@@ -90,7 +90,7 @@ class ProxyProcess {
   bool reload();
 
   // SIGTERM and wait. Returns: the exit code (nullopt if it did not exit in time).
-  std::optional<int> stop(Millis timeout = kExitTimeout);
+  std::optional<int> stop(base::Millis timeout = kExitTimeout);
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
@@ -165,9 +165,9 @@ ProxyConfig single_route(const std::string& server, const std::string& prefix = 
                          const std::string& extra = "");
 
 // Reads from fd until `acc` contains `marker` or the timeout passes. Returns: true if found.
-bool recv_until(int fd, std::string& acc, std::string_view marker, Millis timeout);
+bool recv_until(int fd, std::string& acc, std::string_view marker, base::Millis timeout);
 // Reads from fd until `acc` holds at least n bytes. Returns: false on timeout or EOF first.
-bool recv_at_least(int fd, std::string& acc, size_t n, Millis timeout);
+bool recv_at_least(int fd, std::string& acc, size_t n, base::Millis timeout);
 
 // Asserts the standard proxy error body: {"error":"<reason>","status":N,"detail":...,
 // "request_id":"<X-Request-Id of the response>"} with Content-Type application/json.

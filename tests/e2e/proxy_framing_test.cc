@@ -52,8 +52,8 @@ TEST_P(ProxyFraming, ChunkedRequestBodyIsStreamedRechunkedWithTrailers) {
       "rid-ch\r\n\r\n";
   ASSERT_TRUE(conn.send(head + "5\r\nhello\r\n"));
   // The head and first chunk reach the upstream before the client has finished: streaming.
-  const net::TimePoint deadline = net::Clock::now() + kIoTimeout;
-  while (up.bytes_received() == 0 && net::Clock::now() < deadline) ::usleep(5000);
+  const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
+  while (up.bytes_received() == 0 && base::Clock::now() < deadline) ::usleep(5000);
   ASSERT_GT(up.bytes_received(), 0u) << "the proxy buffered the whole body";
   ASSERT_TRUE(conn.send("6;ext=1\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n"));
   auto r = conn.read_response(kIoTimeout);

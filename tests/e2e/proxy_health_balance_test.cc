@@ -15,7 +15,7 @@ namespace {
 
 using ProxyHealthBalance = ProxyE2E;
 
-constexpr Millis kSlowMs = 20;
+constexpr base::Millis kSlowMs = 20;
 
 // Answers every request after kSlowMs.
 UpstreamScript slow_server() {

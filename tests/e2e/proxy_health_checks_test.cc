@@ -16,7 +16,7 @@ using ProxyHealthChecks = ProxyE2E;
 
 constexpr const char* kFastChecks =
     "{path: /ping, interval: 200ms, timeout: 100ms, healthy_threshold: 2, unhealthy_threshold: 2}";
-constexpr Millis kFlipBound = (2 * 200 * 11 / 10 + 300) * kTimingFactor;
+constexpr base::Millis kFlipBound = (2 * 200 * 11 / 10 + 300) * kTimingFactor;
 constexpr const char* kPong = "{\"service\":\"service1\",\"message\":\"pong\"}";
 
 // Requests the fake upstream received other than health checks (GET /ping).
@@ -52,7 +52,7 @@ TEST_P(ProxyHealthChecks, ServerThatNeverAnswersFailsByTimeoutAndGetsNoTraffic) 
   c.routes = {RouteSpec{"/svc/", "svc"}};
   ASSERT_NO_FATAL_FAILURE(start_proxy(c));
 
-  std::optional<Millis> flipped = wait_until(
+  std::optional<base::Millis> flipped = wait_until(
       [&] {
         std::optional<StatusView> s = fetch_status(proxy_.admin_port());
         const ServerStatusView* v = s ? s->server("svc", hang.address()) : nullptr;

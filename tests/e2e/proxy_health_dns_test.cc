@@ -88,7 +88,7 @@ TEST_P(ProxyHealthDns, AddedAddressJoinsAndRemovedOneLeavesAfterItsRequest) {
   // Join: the new address appears, healthy, and takes a share of the traffic. The load runs
   // for a fixed time, not a count: p2c may favour the faster of the two for a while.
   ASSERT_FALSE(dir.write("hosts", "svc.test 127.0.0.1 127.0.0.2\n").empty());
-  std::optional<Millis> joined = wait_until(
+  std::optional<base::Millis> joined = wait_until(
       [&] {
         return members(admin) == std::vector<std::string>{a1, a2};
       },
@@ -134,7 +134,7 @@ TEST_P(ProxyHealthDns, AddedAddressJoinsAndRemovedOneLeavesAfterItsRequest) {
 
   // Leave: the first address goes; new requests all go to the second one.
   ASSERT_FALSE(dir.write("hosts", "svc.test 127.0.0.2\n").empty());
-  std::optional<Millis> left = wait_until(
+  std::optional<base::Millis> left = wait_until(
       [&] { return members(admin) == std::vector<std::string>{a2}; }, 1500 * kTimingFactor);
   ASSERT_TRUE(left) << "members: " << ::testing::PrintToString(members(admin)) << "\n"
                     << proxy_.log();

@@ -14,11 +14,11 @@ namespace {
 
 using ProxyHealthFailover = ProxyE2E;
 
-constexpr Millis kInterval = 200;
-constexpr Millis kThreshold = 2;  // healthy_threshold = unhealthy_threshold
+constexpr base::Millis kInterval = 200;
+constexpr base::Millis kThreshold = 2;  // healthy_threshold = unhealthy_threshold
 // A flip needs `kThreshold` probes after the change; the last probe before it may have just
 // started, so that is kThreshold intervals (+10% jitter each), plus publication and polling.
-constexpr Millis kFlipBound = (kThreshold * kInterval * 11 / 10 + 300) * kTimingFactor;
+constexpr base::Millis kFlipBound = (kThreshold * kInterval * 11 / 10 + 300) * kTimingFactor;
 constexpr const char* kPong = "{\"service\":\"service1\",\"message\":\"pong\"}";
 
 ProxyConfig two_servers(const std::string& a, const std::string& b) {
@@ -33,7 +33,7 @@ ProxyConfig two_servers(const std::string& a, const std::string& b) {
 }
 
 // Polls /status until the server's healthy flag equals `want`. Returns: ms taken, or nullopt.
-std::optional<Millis> wait_health(int admin, const std::string& server, bool want, Millis timeout) {
+std::optional<base::Millis> wait_health(int admin, const std::string& server, bool want, base::Millis timeout) {
   return wait_until(
       [&] {
         std::optional<StatusView> s = fetch_status(admin);
@@ -43,8 +43,8 @@ std::optional<Millis> wait_health(int admin, const std::string& server, bool wan
       timeout, 10);
 }
 
-void sleep_until(net::TimePoint t) {
-  const Millis left = t - net::Clock::now();
+void sleep_until(base::TimePoint t) {
+  const base::Millis left = t - base::Clock::now();
   if (left > 0) ::usleep(static_cast<useconds_t>(left * 1000));
 }
 
@@ -61,7 +61,7 @@ TEST_P(ProxyHealthFailover, KillAndRestartUnderLoadLosesNoRequest) {
                       .requests_per_thread = 0,
                       .expect_body = kPong,
                       .timeout = 5000});
-  const net::TimePoint t0 = net::Clock::now();
+  const base::TimePoint t0 = base::Clock::now();
   load.start();
   ASSERT_TRUE(wait_until([&] { return upstream_responses(scrape(), "svc", b) > 0; }, 1500))
       << "no traffic reached " << b << " before the kill\n"
@@ -69,10 +69,10 @@ TEST_P(ProxyHealthFailover, KillAndRestartUnderLoadLosesNoRequest) {
 
   sleep_until(t0 + 1500);
   services_[1]->kill();  // SIGKILL: no FIN-after-drain, in-flight requests die with it
-  const net::TimePoint killed = net::Clock::now();
-  std::optional<Millis> detect = wait_health(admin, b, false, kFlipBound + 1000 * kTimingFactor);
+  const base::TimePoint killed = base::Clock::now();
+  std::optional<base::Millis> detect = wait_health(admin, b, false, kFlipBound + 1000 * kTimingFactor);
   ASSERT_TRUE(detect) << "the killed server never turned unhealthy\n" << proxy_.log();
-  const Millis detected_at = net::Clock::now() - killed;
+  const base::Millis detected_at = base::Clock::now() - killed;
   EXPECT_LE(detected_at, kFlipBound);
 
   // From here until the restart nothing may be sent to it: no response from it (trivially) and,
@@ -94,11 +94,11 @@ TEST_P(ProxyHealthFailover, KillAndRestartUnderLoadLosesNoRequest) {
   std::unique_ptr<ChildProcess> again = start_service_at("service1", b, io(), &error);
   ASSERT_TRUE(again) << error;
   services_.push_back(std::move(again));
-  std::optional<Millis> recover = wait_health(admin, b, true, kFlipBound + 1000 * kTimingFactor);
+  std::optional<base::Millis> recover = wait_health(admin, b, true, kFlipBound + 1000 * kTimingFactor);
   ASSERT_TRUE(recover) << "the restarted server never turned healthy\n" << proxy_.log();
   EXPECT_LE(*recover, kFlipBound);
   const double before_recovery = upstream_responses(m2, "svc", b);
-  std::optional<Millis> traffic =
+  std::optional<base::Millis> traffic =
       wait_until([&] { return upstream_responses(scrape(), "svc", b) > before_recovery; },
                  1000 * kTimingFactor);
   EXPECT_TRUE(traffic) << "the recovered server gets no traffic; /status:\n"
@@ -134,7 +134,7 @@ TEST_P(ProxyHealthFailover, AllServersDownIs503InPanicModeUntilOneRecovers) {
 
   services_[0]->kill();
   services_[1]->kill();
-  std::optional<Millis> down = wait_until(
+  std::optional<base::Millis> down = wait_until(
       [&] {
         std::optional<StatusView> s = fetch_status(admin);
         return s && s->upstream("svc") && s->upstream("svc")->healthy_servers == 0;

@@ -71,8 +71,8 @@ TEST_P(ProxyLifecycle, ReloadWithAValidConfigAppliesWithoutDroppingConnections) 
   // Workers switch between requests; keep using the same connection until the new
   // generation shows (it is queued to the worker before the reload is logged).
   std::string generation;
-  const net::TimePoint deadline = net::Clock::now() + kIoTimeout;
-  while (generation != "two" && net::Clock::now() < deadline) {
+  const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
+  while (generation != "two" && base::Clock::now() < deadline) {
     ASSERT_TRUE(conn.send("GET /up/b HTTP/1.1\r\nHost: h\r\n\r\n")) << conn.error();
     auto r = conn.read_response(kIoTimeout);
     ASSERT_TRUE(r) << conn.error();
@@ -109,10 +109,10 @@ TEST_P(ProxyLifecycle, SigtermDrainsInFlightRequestsThenExitsZero) {
 
   // Not ready while draining, though still alive and answering.
   net::FetchResult readyz;
-  const net::TimePoint deadline = net::Clock::now() + 2000;
+  const base::TimePoint deadline = base::Clock::now() + 2000;
   do {
     readyz = http_get(proxy_.admin_port(), "/readyz", {}, 1000);
-  } while (readyz.status == 200 && net::Clock::now() < deadline);
+  } while (readyz.status == 200 && base::Clock::now() < deadline);
   EXPECT_EQ(readyz.status, 503) << readyz.error;
   EXPECT_EQ(readyz.body, "{\"status\":\"draining\"}\n");
 

@@ -21,9 +21,9 @@ namespace {
 
 // Generous bounds: sanitizer builds start and serve several times slower. Every wait below
 // returns as soon as its condition holds, so these only matter when something is broken.
-constexpr Millis kStartTimeout = 10000;
-constexpr Millis kIoTimeout = 5000;
-constexpr Millis kExitTimeout = 10000;
+constexpr base::Millis kStartTimeout = 10000;
+constexpr base::Millis kIoTimeout = 5000;
+constexpr base::Millis kExitTimeout = 10000;
 
 struct ServiceCase {
   std::string service;  // "service1" | "service2"

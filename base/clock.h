@@ -1,0 +1,36 @@
+// Monotonic millisecond clock shared by loops, timers and timeouts.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+namespace ringway::base {
+
+using Millis = int64_t;
+
+// Milliseconds on CLOCK_MONOTONIC; plain integer so deadlines compare and store cheaply.
+struct TimePoint {
+  Millis ms = 0;
+  friend bool operator<(TimePoint a, TimePoint b) { return a.ms < b.ms; }
+  friend bool operator<=(TimePoint a, TimePoint b) { return a.ms <= b.ms; }
+  friend TimePoint operator+(TimePoint a, Millis d) { return TimePoint{a.ms + d}; }
+  friend Millis operator-(TimePoint a, TimePoint b) { return a.ms - b.ms; }
+};
+
+struct Clock {
+  static TimePoint now() {
+    timespec ts;
+    // COARSE is enough for timeouts and costs no syscall (vDSO, jiffy resolution).
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return TimePoint{static_cast<Millis>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000};
+  }
+  // Precise nanoseconds for latency histograms.
+  static int64_t now_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
+};
+
+}  // namespace ringway::base

@@ -1,0 +1,54 @@
+// The one small JSON writer for hot paths (error bodies, access log lines): appends to a
+// caller-owned string, never allocates per value. Admin pages use nlohmann::json instead.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ringway::base {
+
+// Appends `s` as a JSON string literal, quotes included (RFC 8259 §7). Any byte sequence
+// yields valid JSON: '"', '\', control bytes and DEL are escaped, valid UTF-8 passes
+// through, and each byte of an invalid UTF-8 sequence becomes \u00XX (its Latin-1 reading).
+void append_json_string(std::string& out, std::string_view s);
+
+// Appends a number with `decimals` digits after the point; NaN and infinities (which JSON
+// cannot represent) become null.
+void append_json_number(std::string& out, double v, int decimals);
+
+// Builder for objects and arrays with automatic commas. Misnesting is the caller's bug.
+class JsonWriter {
+ public:
+  JsonWriter() = default;
+  // Appends to `out` instead of an internal string (hot paths reuse one buffer).
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  std::string& out() { return *out_; }
+  JsonWriter& begin_object() { return open('{'); }
+  JsonWriter& end_object() { return close('}'); }
+  JsonWriter& begin_array() { return open('['); }
+  JsonWriter& end_array() { return close(']'); }
+  JsonWriter& key(std::string_view k);
+  JsonWriter& value(std::string_view v);
+  JsonWriter& value(const char* v) { return value(std::string_view(v)); }
+  JsonWriter& value(bool v);
+  JsonWriter& value(double v, int decimals = 3);
+  JsonWriter& value(int64_t v);
+  JsonWriter& value(uint64_t v);
+  JsonWriter& value(int v) { return value(static_cast<int64_t>(v)); }
+  JsonWriter& value(unsigned v) { return value(static_cast<uint64_t>(v)); }
+  JsonWriter& null();
+
+ private:
+  JsonWriter& open(char c);
+  JsonWriter& close(char c);
+  void comma();
+
+  std::string own_;
+  std::string* out_ = &own_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+}  // namespace ringway::base

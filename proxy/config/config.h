@@ -1,0 +1,128 @@
+// Ringway's configuration as plain data: parsed and validated once from YAML (with
+// FILE:LINE:COL errors for --check-config), then shared read-only; reload builds a new one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "net/address.h"
+#include "base/clock.h"
+#include "net/loop.h"
+
+namespace ringway::proxy {
+
+using base::Millis;
+
+enum class BalancePolicy { kP2C, kLeastRequest, kRoundRobin };
+
+// "p2c", "least_request", "round_robin".
+const char* balance_policy_name(BalancePolicy policy);
+// Returns: false on an unknown name.
+bool parse_balance_policy(std::string_view text, BalancePolicy* out);
+
+// Active health checking: GET `path` every `interval`; a probe slower than `timeout` fails.
+// Validation requires 0 < timeout <= interval, so at most one probe per server is in flight.
+struct HealthCheckConfig {
+  bool enabled = true;
+  std::string path = "/ping";
+  Millis interval = 2000, timeout = 1000;
+  int healthy_threshold = 2, unhealthy_threshold = 2;  // consecutive results to flip state
+};
+
+// Passive ejection: after `consecutive_failures` (0 disables) a server is ejected for
+// base_ejection * times-ejected, capped at max_ejection; never more than
+// max_ejection_percent of an upstream's servers at once.
+struct OutlierConfig {
+  int consecutive_failures = 3;
+  Millis base_ejection = 10000;
+  Millis max_ejection = 300000;
+  int max_ejection_percent = 50;
+};
+
+struct UpstreamConfig {
+  std::string name;                    // letters, digits, '_', '-', '.' (it becomes a metric label)
+  std::vector<net::HostPort> servers;  // at least one, no duplicates, port != 0
+  BalancePolicy balance = BalancePolicy::kP2C;
+  int keepalive = 64;  // idle pooled connections per server per worker (0..65535)
+  int retries = 1;     // 0..10
+  Millis resolve_every = 5000;
+  HealthCheckConfig health_check;
+  OutlierConfig outlier;
+};
+
+struct RouteConfig {
+  std::string prefix;  // starts with '/', unique among routes
+  std::string upstream;
+  bool strip_prefix = false;
+  size_t upstream_index = 0;  // index into Config::upstreams, resolved by the parser
+};
+
+// Header edits applied to a message: every name in `remove` is deleted, then each `set`
+// pair replaces any existing field of that name. Names are RFC 9110 tokens, kept in the
+// case written (compare case-insensitively); values hold no control characters except HTAB.
+struct HeaderRules {
+  std::vector<std::pair<std::string, std::string>> set;
+  std::vector<std::string> remove;
+};
+
+struct LimitsConfig {
+  uint64_t max_connections = 10000;    // 1..10000000
+  uint64_t max_header_bytes = 16384;   // 1024..1048576
+  uint64_t max_headers = 100;          // 1..10000
+  uint64_t max_body_bytes = 10485760;  // 0 (no request bodies) .. 1 TiB
+};
+
+// All > 0 except drain, where 0 means "stop at once".
+struct TimeoutsConfig {
+  Millis client_header = 10000, client_idle = 60000, upstream_connect = 2000,
+         upstream_response = 30000, drain = 10000;
+};
+
+// The security headers added to every response unless headers.response.set is given.
+std::vector<std::pair<std::string, std::string>> default_response_headers();
+
+struct Config {
+  std::string source;                                       // file path (for logs)
+  std::vector<net::HostPort> listen = {{"0.0.0.0", 8080}};  // port 0 = any free port
+  net::HostPort admin_listen = {"127.0.0.1", 9901};
+  int workers = 1;  // 0 = one per core (resolved by main, kept 0 here)
+  net::IoMode io = net::IoMode::kAuto;
+  LimitsConfig limits;
+  TimeoutsConfig timeouts;
+  HeaderRules request_headers;  // default empty
+  // Default: default_response_headers(). A headers.response.set in the file REPLACES the
+  // default set (it does not merge), so operators can drop or change any of them; a file
+  // without it keeps the defaults.
+  HeaderRules response_headers = {default_response_headers(), {}};
+  std::vector<UpstreamConfig> upstreams;  // in file order
+  std::vector<RouteConfig> routes;        // in file order; upstream_index resolved
+
+  // Returns: the index of upstream `name` in upstreams, or -1.
+  int find_upstream(std::string_view name) const;
+};
+
+// One problem found in a config file. line and column are 1-based.
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+  // "FILE:LINE:COL: message"
+  std::string to_string() const;
+};
+
+// Parses and validates YAML text. On failure returns nullptr and appends every error found
+// (not just the first), sorted by position, each at the offending key or value.
+std::shared_ptr<const Config> parse_config(std::string_view yaml_text, const std::string& file_name,
+                                           std::vector<ConfigError>* errors);
+
+// Reads `path` and parses it; an unreadable file gives "PATH:1:1: cannot read: <strerror>".
+std::shared_ptr<const Config> load_config_file(const std::string& path,
+                                               std::vector<ConfigError>* errors);
+
+}  // namespace ringway::proxy

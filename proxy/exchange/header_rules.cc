@@ -1,0 +1,241 @@
+// Request and response header filters: hop-by-hop removal, forwarding headers, request ids,
+// configured set/remove rules and security headers, body framing.
+#include "proxy/exchange/header_rules.h"
+
+#include "net/http_writer.h"
+
+namespace ringway::proxy {
+namespace {
+
+using net::HeaderField;
+using net::iequals;
+
+bool listed(const std::vector<std::string>& names, std::string_view name) {
+  for (const std::string& n : names) {
+    if (iequals(n, name)) return true;
+  }
+  return false;
+}
+
+bool set_by_rules(const HeaderRules& rules, std::string_view name) {
+  for (const auto& [n, v] : rules.set) {
+    if (iequals(n, name)) return true;
+  }
+  return listed(rules.remove, name);
+}
+
+// Fields named in a Connection header are hop-by-hop for this message (RFC 9110 §7.6.1).
+bool named_in_connection(const net::HttpHead& head, std::string_view name) {
+  for (const HeaderField& f : head.headers) {
+    if (iequals(f.name, "Connection") && net::header_list_contains(f.value, name)) return true;
+  }
+  return false;
+}
+
+bool has_connection_tokens(const net::HttpHead& head) {
+  for (const HeaderField& f : head.headers) {
+    if (iequals(f.name, "Connection")) return true;
+  }
+  return false;
+}
+
+bool rules_set(const HeaderRules& rules, std::string_view name) {
+  for (const auto& [n, v] : rules.set) {
+    if (iequals(n, name)) return true;
+  }
+  return false;
+}
+
+// Via is a list (RFC 9110 §7.6.3): every Via line of the message, in order, then this hop.
+void write_via(const net::HttpHead& head, std::string& out) {
+  out.append("Via: ");
+  for (const HeaderField& f : head.headers) {
+    if (iequals(f.name, "Via") && !f.value.empty()) {
+      out.append(f.value);
+      out.append(", ");
+    }
+  }
+  out.append("1.1 ringway\r\n");
+}
+
+// The proxy decodes and re-applies only the chunked coding (RFC 9112 §7): any other transfer
+// coding (gzip, ...) stays on the bytes it relays and must be restated before chunked.
+void write_chunked_transfer_encoding(const net::HttpHead& head, std::string& out) {
+  out.append("Transfer-Encoding: ");
+  for (const HeaderField& f : head.headers) {
+    if (!iequals(f.name, "Transfer-Encoding")) continue;
+    net::for_each_token(f.value, [&out](std::string_view coding) {
+      if (iequals(coding, "chunked")) return;
+      out.append(coding);
+      out.append(", ");
+    });
+  }
+  out.append("chunked\r\n");
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view usable_request_id(const net::HttpHead& head) {
+  const HeaderField* f = head.find("X-Request-Id");
+  if (f == nullptr || f->value.empty() || f->value.size() > 128) return {};
+  for (char c : f->value) {
+    if (c <= 0x20 || c >= 0x7f) return {};
+  }
+  return f->value;
+}
+
+OutFraming build_upstream_request(const net::HttpHead& head, std::string_view target,
+                                  const ClientFacts& client, const HeaderRules& rules,
+                                  std::string_view default_host, std::string& out) {
+  net::write_request_line(out, head.method, target);
+  const bool check_connection = has_connection_tokens(head);
+  bool have_host = false;
+  // X-Forwarded-For: keep the chain the client sent and append the client's address.
+  std::string_view xff_first;
+  bool xff_many = false;
+  for (const HeaderField& f : head.headers) {
+    const std::string_view n = f.name;
+    if (net::is_hop_by_hop(n)) continue;
+    if (iequals(n, "Content-Length") || iequals(n, "Expect")) continue;
+    if (iequals(n, "X-Forwarded-For")) {
+      if (xff_first.empty()) xff_first = f.value;
+      else xff_many = true;
+      continue;
+    }
+    if (iequals(n, "X-Real-IP") || iequals(n, "X-Forwarded-Proto") || iequals(n, "X-Request-Id")) {
+      continue;
+    }
+    if (iequals(n, "Via")) continue;  // rewritten below
+    if (set_by_rules(rules, n)) continue;
+    if (check_connection && named_in_connection(head, n)) continue;
+    if (iequals(n, "Host")) have_host = true;
+    net::write_header(out, n, f.value);
+  }
+  // A configured Host (headers.request.set) replaces the client's and the default: two Host
+  // fields would make the upstream reject the request (RFC 9112 §3.2).
+  if (!have_host && !rules_set(rules, "Host")) net::write_header(out, "Host", default_host);
+  out.append("X-Forwarded-For: ");
+  if (xff_many) {
+    for (const HeaderField& f : head.headers) {
+      if (iequals(f.name, "X-Forwarded-For")) {
+        out.append(f.value);
+        out.append(", ");
+      }
+    }
+  } else if (!xff_first.empty()) {
+    out.append(xff_first);
+    out.append(", ");
+  }
+  out.append(client.ip);
+  out.append("\r\n");
+  net::write_header(out, "X-Real-IP", client.ip);
+  net::write_header(out, "X-Forwarded-Proto", client.proto);
+  net::write_header(out, "X-Request-Id", client.request_id);
+  write_via(head, out);
+  for (const auto& [n, v] : rules.set) net::write_header(out, n, v);
+  if (head.upgrade) {
+    // Upgrade is hop-by-hop, but a tunnel needs it re-stated on the next hop (RFC 9110 §7.8).
+    if (const HeaderField* up = head.find("Upgrade")) net::write_header(out, "Upgrade", up->value);
+    net::write_header(out, "Connection", "upgrade");
+  }
+  OutFraming framing = OutFraming::kNone;
+  if (head.framing == net::BodyFraming::kContentLength) {
+    net::write_content_length(out, head.content_length);
+    framing = OutFraming::kContentLength;
+  } else if (head.framing == net::BodyFraming::kChunked) {
+    write_chunked_transfer_encoding(head, out);
+    framing = OutFraming::kChunked;
+  }
+  net::end_head(out);
+  return framing;
+}
+
+OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts& facts,
+                                 const HeaderRules& rules, std::string& out) {
+  net::write_status_line(out, head.status, head.reason.empty() ? net::reason_phrase(head.status)
+                                                               : head.reason);
+  const bool check_connection = has_connection_tokens(head);
+  const bool switching = head.status == 101;
+  // A response to HEAD and a 304 have no body, but their Content-Length states the size of
+  // the representation (RFC 9110 §8.6) and must reach the client. The parser frames them as
+  // bodiless (so head.content_length is unset): keep the field's value for the framing
+  // section below; never for 1xx/204, which must not have one.
+  const bool keep_length =
+      (facts.head_request || head.status == 304) && head.status >= 200 && head.status != 204;
+  std::string_view kept_length;
+  for (const HeaderField& f : head.headers) {
+    const std::string_view n = f.name;
+    if (net::is_hop_by_hop(n)) continue;
+    if (iequals(n, "Content-Length")) {
+      if (keep_length && kept_length.empty() && all_digits(f.value)) kept_length = f.value;
+      continue;
+    }
+    if (iequals(n, "X-Request-Id") || iequals(n, "Via")) continue;  // rewritten below
+    if (set_by_rules(rules, n)) continue;
+    if (check_connection && named_in_connection(head, n)) continue;
+    net::write_header(out, n, f.value);
+  }
+  net::write_header(out, "X-Request-Id", facts.request_id);
+  write_via(head, out);
+  for (const auto& [n, v] : rules.set) net::write_header(out, n, v);
+
+  OutFraming framing;
+  const bool no_body = facts.head_request || head.status == 204 || head.status == 304 ||
+                       (head.status >= 100 && head.status < 200);
+  if (switching) {
+    if (const net::HeaderField* up = head.find("Upgrade")) net::write_header(out, "Upgrade", up->value);
+    net::write_header(out, "Connection", "upgrade");
+    net::end_head(out);
+    return OutFraming::kNone;
+  }
+  if (head.framing == net::BodyFraming::kContentLength) {
+    // For HEAD and 304 the length describes the representation, not this message: keep it.
+    net::write_content_length(out, head.content_length);
+    framing = no_body ? OutFraming::kNone : OutFraming::kContentLength;
+  } else if (no_body) {
+    if (!kept_length.empty()) net::write_header(out, "Content-Length", kept_length);
+    framing = OutFraming::kNone;
+  } else if (facts.client_http10) {
+    framing = OutFraming::kUntilClose;
+  } else if (head.framing == net::BodyFraming::kNone) {
+    net::write_content_length(out, 0);
+    framing = OutFraming::kNone;
+  } else {
+    write_chunked_transfer_encoding(head, out);
+    framing = OutFraming::kChunked;
+  }
+  const bool close = facts.close || framing == OutFraming::kUntilClose;
+  if (close) {
+    net::write_header(out, "Connection", "close");
+  } else if (facts.client_http10) {
+    net::write_header(out, "Connection", "keep-alive");
+  }
+  net::end_head(out);
+  return framing;
+}
+
+void write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
+                              const HeaderRules& rules, std::string& out) {
+  out.append("0\r\n");
+  for (const HeaderField& f : trailers) {
+    const std::string_view n = f.name;
+    if (net::is_hop_by_hop(n) || iequals(n, "Content-Length") || iequals(n, "Host") ||
+        iequals(n, "X-Forwarded-For") || iequals(n, "X-Forwarded-Proto") ||
+        iequals(n, "X-Real-IP") || iequals(n, "X-Request-Id") || iequals(n, "Via") ||
+        set_by_rules(rules, n)) {
+      continue;
+    }
+    net::write_header(out, n, f.value);
+  }
+  net::end_head(out);
+}
+
+}  // namespace ringway::proxy
