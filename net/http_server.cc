@@ -10,6 +10,7 @@
 #include "net/http_date.h"
 #include "net/http_writer.h"
 #include "net/input_buffer.h"
+#include "net/lazy_deadline.h"
 #include "net/socket.h"
 
 namespace ringway::net {
@@ -61,7 +62,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
         loop_(server.loop_),
         parser_(HttpParser::Mode::kRequest, server.options_.limits),
         in_(server.options_.limits.max_header_bytes + server.options_.recv_chunk),
-        timer_([this] { on_timer(); }) {}
+        deadline_([this] { on_timer(); }) {}
 
   void open(int fd) {
     parser_.reset();
@@ -136,17 +137,12 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
 
  private:
   void set_deadline(base::Millis after) {
-    deadline_ = loop_.now() + after;
-    // Lazy re-arm: only move the heap entry when the new deadline is earlier.
-    if (!timer_.armed() || deadline_ < timer_.deadline()) loop_.add_timer(&timer_, after);
+    deadline_.set(loop_, after);
   }
 
   void on_timer() {
     if (closing_) return;
-    if (loop_.now() < deadline_) {
-      loop_.add_timer(&timer_, deadline_ - loop_.now());
-      return;
-    }
+    if (!deadline_.due(loop_)) return;
     if (in_message_ && !head_done_) {
       reject(408, "request header timeout");  // RFC 9110 §15.5.9
       return;
@@ -277,7 +273,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   void close() {
     if (closing_) return;
     closing_ = true;
-    loop_.cancel_timer(&timer_);
+    deadline_.cancel(loop_);
     loop_.close(sock_);
     sock_ = nullptr;
     server_.release(this);
@@ -295,8 +291,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   std::string body_;
   std::string out_;
   std::string sending_buf_;
-  Timer timer_;
-  base::TimePoint deadline_;
+  LazyDeadline deadline_;
   bool sending_ = false;
   bool closing_ = false;
   bool close_after_send_ = false;

@@ -16,9 +16,6 @@
 namespace ringway::proxy {
 namespace {
 
-// Bytes queued towards one side beyond which we stop reading from the other: bounds the
-// memory a slow reader can make us hold (per connection, per direction).
-constexpr size_t kMaxQueued = 256 * 1024;
 constexpr unsigned kRecvChunk = 16384;
 
 }  // namespace
@@ -31,12 +28,12 @@ ProxyConnection::ProxyConnection(ExchangeContext& worker)
                               worker.current()->config->limits.max_headers,
                               worker.current()->config->limits.max_body_bytes}),
       in_(worker.current()->config->limits.max_header_bytes + kRecvChunk),
-      client_timer_([this] { on_client_timer(); }),
+      client_deadline_([this] { on_client_timer(); }),
       upstream_timer_([this] { on_upstream_timer(); }),
       up_in_(65536 + kRecvChunk) {}
 
 ProxyConnection::~ProxyConnection() {
-  loop_.cancel_timer(&client_timer_);
+  client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);
   up_.reset();
   if (sock_) loop_.close(sock_);
@@ -79,19 +76,12 @@ void ProxyConnection::drain() {
 }
 
 void ProxyConnection::set_client_deadline(base::Millis after) {
-  client_deadline_ = loop_.now() + after;
-  // Lazy: move the heap entry only when the deadline gets earlier.
-  if (!client_timer_.armed() || client_deadline_ < client_timer_.deadline()) {
-    loop_.add_timer(&client_timer_, after);
-  }
+  client_deadline_.set(loop_, after);
 }
 
 void ProxyConnection::on_client_timer() {
   if (phase_ == Phase::kClosed) return;
-  if (loop_.now() < client_deadline_) {
-    loop_.add_timer(&client_timer_, client_deadline_ - loop_.now());
-    return;
-  }
+  if (!client_deadline_.due(loop_)) return;
   if (phase_ == Phase::kHead) {
     respond_error(408, ErrorSource::kClient, "request header timeout");
     return;
@@ -412,7 +402,7 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
 void ProxyConnection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
-  loop_.cancel_timer(&client_timer_);
+  client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);
   drop_upstream(false);
   if (server_) {

@@ -8,6 +8,7 @@
 #include "base/object_pool.h"
 #include "net/http_parser.h"
 #include "net/input_buffer.h"
+#include "net/lazy_deadline.h"
 #include "net/loop.h"
 #include "net/timer.h"
 #include "proxy/exchange/header_rules.h"
@@ -18,6 +19,10 @@ namespace ringway::proxy {
 
 // Where an error came from decides its status and whether a retry is allowed.
 enum class ErrorSource { kClient, kUpstream, kInternal };
+
+// Bytes queued towards one side beyond which we stop reading from the other: bounds the
+// memory a slow reader can make us hold (per connection, per direction).
+inline constexpr size_t kMaxQueued = 256 * 1024;
 
 class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, public base::PoolSlot {
  public:
@@ -78,8 +83,7 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   net::HttpParser parser_;
   net::InputBuffer in_;
   std::string client_ip_;
-  net::Timer client_timer_;
-  base::TimePoint client_deadline_;
+  net::LazyDeadline client_deadline_;  // header, idle and drain timeouts
   net::Timer upstream_timer_;
   base::TimePoint upstream_deadline_;
   bool upstream_deadline_active_ = false;

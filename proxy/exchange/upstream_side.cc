@@ -7,11 +7,6 @@
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
-namespace {
-
-constexpr size_t kMaxQueued = 256 * 1024;
-
-}  // namespace
 
 void ProxyConnection::pick_and_connect(const ServerRuntime* exclude) {
   ++attempts_;
