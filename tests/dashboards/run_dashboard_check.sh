@@ -33,8 +33,9 @@ command -v curl >/dev/null || { echo "run_dashboard_check: SKIP: curl not found"
 command -v python3 >/dev/null || { echo "run_dashboard_check: SKIP: python3 not found" >&2; exit 77; }
 
 tmp=$(mktemp -d /tmp/ringway-dashcheck.XXXXXX)
-pids=()            # every process we started, for cleanup
-declare -A pid_of  # name -> pid
+PROC_LOG_DIR=$tmp
+# shellcheck source=deploy/lib/processes.sh
+source "$repo/deploy/lib/processes.sh"
 watchdog=""
 log() { printf '[dashcheck %3ds] %s\n' "$SECONDS" "$*"; }
 
@@ -42,17 +43,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [[ -n $watchdog ]]; then kill "$watchdog" 2>/dev/null || true; fi
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  # Give them the drain time they ask for, then insist.
-  for _ in $(seq 50); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [[ $alive == 0 ]] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  proc_stop_all
   if [[ $rc != 0 ]]; then
     echo "--- run_dashboard_check failed (rc=$rc); last lines of each log:" >&2
     local f
@@ -80,18 +71,7 @@ trap 'exit 143' TERM
 ) &
 watchdog=$!
 
-# Free loopback ports: bind port 0, read what the kernel picked. Each socket is closed before the
-# programs bind, so a race with another process is possible but unlikely.
-read -r p_s1 p_s2 p_proxy p_admin p_prom p_flaky1 p_flaky2 < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(7):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+read -r p_s1 p_s2 p_proxy p_admin p_prom p_flaky1 p_flaky2 < <(free_ports 7)
 log "ports: service1=$p_s1 service2=$p_s2 proxy=$p_proxy admin=$p_admin prometheus=$p_prom flaky=$p_flaky1,$p_flaky2"
 
 cat >"$tmp/ringway.yaml" <<EOF
@@ -130,28 +110,9 @@ scrape_configs:
   - { job_name: prometheus, static_configs: [ { targets: ["127.0.0.1:$p_prom"] } ] }
 EOF
 
-# start NAME CMD...: runs CMD in the background with its output in $tmp/NAME.log.
-start() {
-  local name=$1; shift
-  "$@" >"$tmp/$name.log" 2>&1 &
-  pids+=("$!")
-  pid_of[$name]=$!
-}
-
-# wait_http NAME PID URL SECONDS: polls URL until it answers 2xx; fails if PID dies first.
-wait_http() {
-  local name=$1 pid=$2 url=$3 limit=$4 start=$SECONDS
-  while ((SECONDS - start < limit)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "run_dashboard_check: $name exited before answering $url" >&2
-      return 1
-    fi
-    curl -fsS --noproxy '*' -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "run_dashboard_check: $name did not answer $url within ${limit}s" >&2
-  return 1
-}
+start() { proc_start "$@"; }
+# wait_http NAME URL SECONDS
+wait_http() { proc_wait_http "$@"; }
 
 # The flaky upstream: answers /ping (so health checks pass), resets any other request before a
 # single response byte (so ringway counts a failure, retries, and finally ejects the server).
@@ -188,9 +149,9 @@ EOF
 start flaky python3 "$tmp/flaky_upstream.py" "$p_flaky1" "$p_flaky2"
 start service1 "$bin_dir/service1" --listen "127.0.0.1:$p_s1"
 start service2 "$bin_dir/service2" --listen "127.0.0.1:$p_s2"
-wait_http flaky "${pid_of[flaky]}" "http://127.0.0.1:$p_flaky2/ping" 10
-wait_http service1 "${pid_of[service1]}" "http://127.0.0.1:$p_s1/ping" 10
-wait_http service2 "${pid_of[service2]}" "http://127.0.0.1:$p_s2/ping" 10
+wait_http flaky "http://127.0.0.1:$p_flaky2/ping" 10
+wait_http service1 "http://127.0.0.1:$p_s1/ping" 10
+wait_http service2 "http://127.0.0.1:$p_s2/ping" 10
 
 "$bin_dir/ringway" --check-config "$tmp/ringway.yaml" >"$tmp/check-config.log" 2>&1 || {
   cat "$tmp/check-config.log" >&2
@@ -198,12 +159,12 @@ wait_http service2 "${pid_of[service2]}" "http://127.0.0.1:$p_s2/ping" 10
   exit 1
 }
 start ringway "$bin_dir/ringway" --config "$tmp/ringway.yaml"
-wait_http ringway "${pid_of[ringway]}" "http://127.0.0.1:$p_admin/readyz" 10
+wait_http ringway "http://127.0.0.1:$p_admin/readyz" 10
 
 start prometheus "$prometheus_bin" --config.file="$tmp/prometheus.yml" \
   --storage.tsdb.path="$tmp/tsdb" --storage.tsdb.retention.time=1h \
   --web.listen-address="127.0.0.1:$p_prom" --log.level=warn
-wait_http prometheus "${pid_of[prometheus]}" "http://127.0.0.1:$p_prom/-/ready" 20
+wait_http prometheus "http://127.0.0.1:$p_prom/-/ready" 20
 log "all processes up"
 
 # Bounded traffic, loopback only: successes on both services, a proxy 404 (no route), an
@@ -218,17 +179,17 @@ send_round() {
 }
 : >"$tmp/codes.txt"
 for _ in 1 2 3; do send_round >>"$tmp/codes.txt"; done
-kill -HUP "${pid_of[ringway]}"           # one config reload (same file: result ok)
+kill -HUP "${PROC_PID[ringway]}"           # one config reload (same file: result ok)
 for _ in $(seq 1 6); do
   send_round >>"$tmp/codes.txt"
   sleep 0.5
-  kill -0 "${pid_of[ringway]}" 2>/dev/null || { echo "run_dashboard_check: ringway died during traffic" >&2; exit 1; }
+  kill -0 "${PROC_PID[ringway]}" 2>/dev/null || { echo "run_dashboard_check: ringway died during traffic" >&2; exit 1; }
 done
 # A reload that fails (unknown keys are errors): ringway must keep serving on the old config and
 # count it, which makes RingwayConfigReloadFailed fire and the Firing alerts panel show it.
 cp "$tmp/ringway.yaml" "$tmp/ringway.yaml.good"
 echo "no_such_key: 1" >>"$tmp/ringway.yaml"
-kill -HUP "${pid_of[ringway]}"
+kill -HUP "${PROC_PID[ringway]}"
 deadline=$((SECONDS + 10))
 until curl -s --noproxy '*' --max-time 1 "http://127.0.0.1:$p_admin/metrics" |
   grep -Eq '^ringway_config_reloads_total\{result="error"\} [1-9]'; do
@@ -237,7 +198,7 @@ until curl -s --noproxy '*' --max-time 1 "http://127.0.0.1:$p_admin/metrics" |
 done
 mv "$tmp/ringway.yaml.good" "$tmp/ringway.yaml"
 send_round >>"$tmp/codes.txt"
-kill -0 "${pid_of[ringway]}" 2>/dev/null || { echo "run_dashboard_check: ringway died on a broken reload" >&2; exit 1; }
+kill -0 "${PROC_PID[ringway]}" 2>/dev/null || { echo "run_dashboard_check: ringway died on a broken reload" >&2; exit 1; }
 log "traffic sent: $(sort "$tmp/codes.txt" | uniq -c | awk '{printf "%s x%s  ", $2, $1}')"
 grep -qx 200 "$tmp/codes.txt" || { echo "run_dashboard_check: no request through the proxy succeeded" >&2; exit 1; }
 grep -qx 404 "$tmp/codes.txt" || { echo "run_dashboard_check: expected a 404 through the proxy" >&2; exit 1; }
