@@ -16,8 +16,9 @@ source "$ROOT/bench/lib/bench_lib.sh"
 usage() {
   cat <<EOF
 Usage: bench/run.sh [--quick] [options]
-  --quick              a ~5-minute subset (1 round, 2 connection counts, 2 sizes, 1 worker,
-                       pinned, short runs) for checking the harness, not for publishing
+  --quick              a ~5-minute subset (1 round of 2 s runs, connections 16 and 256, sizes
+                       100 B and 64 KiB, 1 worker, pinned; open-loop, memory and access-log
+                       rows as usual; 9 micro-benchmarks): checks the harness, not for publishing
   --rounds N           interleaved rounds; cells report the median (default 3)
   --duration S         seconds of each measured wrk run (default 5)
   --warmup S           seconds of warm-up before it (default 1)
@@ -35,7 +36,8 @@ Usage: bench/run.sh [--quick] [options]
 Env: PROXY_CPUS=<last CPU> LOAD_CPUS=<the others> (taskset lists, pinned mode),
      BASE_PORT=18600 (ports BASE_PORT..+19 on 127.0.0.1), QUIET_WAIT=20 (s to wait for idle
      CPUs before each measurement), STRACE_SECS=2, WRK_THREADS=1, BACKEND_WORKERS=1,
-     OPENLOOP_SECS=5, MEMORY_CONNS=10000, SLOW_STREAMS=200, KEEP_WORK=1 (keep logs).
+     OPENLOOP_SECS=5, MEMORY_CONNS=10000, SLOW_STREAMS=200, MICRO_FILTER=regex,
+     KEEP_WORK=1 (keep the temp dir with every process's log).
 EOF
 }
 
@@ -74,12 +76,14 @@ done
 if ((QUICK)); then
   # Options given explicitly win over the quick defaults.
   [[ -n ${SET[rounds]:-} ]] || ROUNDS=1
-  [[ -n ${SET[duration]:-} ]] || DURATION=3
+  [[ -n ${SET[duration]:-} ]] || DURATION=2
   [[ -n ${SET[conns]:-} ]] || CONNS_LIST="16 256"
   [[ -n ${SET[sizes]:-} ]] || SIZES="100 65536"
   [[ -n ${SET[workers]:-} ]] || WORKERS_LIST="1"
   [[ -n ${SET[modes]:-} ]] || MODES="pinned"
   : "${QUIET_WAIT:=5}" "${STRACE_SECS:=1}" "${OPENLOOP_SECS:=2}"
+  # The operations issue 13 names: parse, header rewrite, route lookup, p2c pick, observe.
+  : "${MICRO_FILTER:=BM_Parse(Wrk|Browser)Get|BM_Build(UpstreamRequest|ClientResponse)|BM_RouterMatchMany/(10|1000)\$|BM_PickP2C/2|BM_RingwayHistogramObserve/threads:1}"
 fi
 export QUIET_WAIT=${QUIET_WAIT:-20}
 STRACE_SECS=${STRACE_SECS:-2}
@@ -169,7 +173,7 @@ has_part memory && run_memory
 has_part accesslog && run_accesslog
 if has_part micro; then
   log "micro-benchmarks under callgrind (instructions per operation)"
-  bash "$ROOT/bench/micro/callgrind.sh" "$BIN/ringway_micro_bench" "$OUT/micro.tsv" ||
+  FILTER=${MICRO_FILTER:-.} bash "$ROOT/bench/micro/callgrind.sh" "$BIN/ringway_micro_bench" "$OUT/micro.tsv" ||
     log "warning: callgrind micro-benchmarks failed"
 fi
 

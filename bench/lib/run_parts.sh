@@ -253,9 +253,9 @@ later_secs() {
   local n=0 k
   k=$(wc -w <<<"$PROXIES")
   has_part openloop && n=$((n + k * 2 * (OPENLOOP_SECS + 3) + 10))
-  has_part memory && n=$((n + k * 25))
+  has_part memory && n=$((n + k * 12))
   has_part accesslog && n=$((n + ROUNDS * 2 * (WARMUP + DURATION + 4)))
-  has_part micro && n=$((n + 150))
+  has_part micro && n=$((n + (QUICK ? 30 : 90)))
   echo "$n"
 }
 
@@ -383,7 +383,7 @@ run_memory() {
     [[ $name == direct || $name == relay* ]] || names+=("$name")
   done
   TOTAL=$((${#names[@]} * 2)) DONE=0 PART_START=$SECONDS
-  LATER_SECS=$(( $(later_secs) - $(wc -w <<<"$PROXIES") * 25 ))
+  LATER_SECS=$(( $(later_secs) - $(wc -w <<<"$PROXIES") * 12 ))
   (( LATER_SECS < 0 )) && LATER_SECS=0
   for name in "${names[@]}"; do
     memory_one "$tsv" "$name" idle "$MEMORY_CONNS" "$pcpus" "$lcpus"
@@ -451,7 +451,7 @@ run_accesslog() {
   printf '%s\n' "$(IFS=$'\t'; echo "${RAW_COLUMNS[*]}")" >"$tsv"
   ensure_backend "$lcpus"
   TOTAL=$((ROUNDS * 2)) DONE=0 PART_START=$SECONDS
-  LATER_SECS=$(has_part micro && echo 150 || echo 0)
+  LATER_SECS=$(has_part micro && echo $((QUICK ? 30 : 90)) || echo 0)
   local round name
   for ((round = 1; round <= ROUNDS; round++)); do
     for name in ringway ringway-log; do

@@ -4,7 +4,7 @@
 #
 # Usage: bench/micro/callgrind.sh [BENCH_BINARY [OUT_TSV]]
 #        (defaults: build/bin/ringway_micro_bench, bench/results/micro-callgrind-YYYYMMDD.tsv)
-# Env:   FILTER=regex (benchmarks to run, default all), MIN_TIME=0.01 (seconds per benchmark
+# Env:   FILTER=regex (benchmarks to run, default all), MIN_TIME=0.1 (seconds per benchmark
 #        under callgrind; ~50x slower than native, so each final run still has thousands of
 #        iterations).
 #
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${1:-$ROOT/build/bin/ringway_micro_bench}
 OUT=${2:-$ROOT/bench/results/micro-callgrind-$(date -u +%Y%m%d).tsv}
 FILTER=${FILTER:-.}
-MIN_TIME=${MIN_TIME:-0.01}
+MIN_TIME=${MIN_TIME:-0.1}
 [[ -x $BIN ]] || { echo "callgrind.sh: $BIN missing (build target ringway_micro_bench)" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind missing (deploy/setup.sh --bench)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/ringway-callgrind.XXXXXX)

@@ -48,6 +48,7 @@ class Conn:
         self.buf = b""
         self.need = None  # bytes of the whole response once its head is parsed
         self.done = False
+        self.closed = False
         self.got = 0
 
     def on_readable(self):
@@ -60,6 +61,10 @@ class Conn:
             return False
         if not data:
             return False
+        self.feed(data)
+        return True
+
+    def feed(self, data):
         self.got += len(data)
         if self.need is None:
             self.buf += data
@@ -73,7 +78,6 @@ class Conn:
                 self.need = end + 4 + length
         if self.need is not None and self.got >= self.need:
             self.done = True
-        return True
 
 
 def hold_idle(args, request, deadline):
@@ -134,7 +138,7 @@ def hold_slow(args, request, deadline):
         if now > deadline:
             sys.exit("conn_hold: timeout")
         if ready_at_end is None and now >= end_settle:
-            alive = sum(1 for c in conns if c.got > 0 and not c.done)
+            alive = sum(1 for c in conns if c.got > 0 and not c.done and not c.closed)
             if alive < args.conns:
                 sys.exit(f"conn_hold: only {alive} of {args.conns} streams are mid-response "
                          "(response too small for the slow-read row?)")
@@ -143,10 +147,18 @@ def hold_slow(args, request, deadline):
         if ready_at_end is not None and now >= ready_at_end:
             return conns
         for c in conns:
+            if c.closed:
+                continue
             try:
-                c.got += len(c.sock.recv(args.slow_bytes))
+                data = c.sock.recv(args.slow_bytes)
             except (BlockingIOError, InterruptedError):
-                pass
+                continue
+            except OSError:
+                data = b""
+            if data:
+                c.feed(data)
+            else:
+                c.closed = True
         time.sleep(args.slow_interval)
 
 
