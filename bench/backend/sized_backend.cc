@@ -80,7 +80,8 @@ int run(int argc, char** argv) {
   size_t workers = 1;
   app.add_option("--listen", listen, "ADDR:PORT to listen on")->capture_default_str();
   app.add_option("--io", io, "I/O engine: auto | io_uring | epoll")->capture_default_str();
-  app.add_option("--workers", workers, "worker threads on SO_REUSEPORT listeners")->capture_default_str();
+  app.add_option("--workers", workers, "worker threads on SO_REUSEPORT listeners")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   net::LoopOptions loop_options;
@@ -88,7 +89,8 @@ int run(int argc, char** argv) {
   std::vector<net::ResolvedAddress> addrs;
   std::string error;
   if (!net::parse_io_mode(io, &loop_options.mode)) error = "--io must be auto, io_uring or epoll";
-  if (error.empty() && (!net::parse_host_port(listen, &hp, &error) || !net::resolve(hp, &addrs, &error))) {
+  if (error.empty() &&
+      (!net::parse_host_port(listen, &hp, &error) || !net::resolve(hp, &addrs, &error))) {
     error = "--listen: " + error;
   }
   if (error.empty() && workers == 0) workers = net::cpu_count();
@@ -109,7 +111,8 @@ int run(int argc, char** argv) {
     responders[index] = std::make_unique<Responder>();
     Responder* r = responders[index].get();
     servers[index] = std::make_unique<net::HttpServer>(
-        loop, options, [r](const net::HttpRequest& req, net::ResponseWriter& out) { r->handle(req, out); });
+        loop, options,
+        [r](const net::HttpRequest& req, net::ResponseWriter& out) { r->handle(req, out); });
     const net::ResolvedAddress& a = addrs.front();
     return servers[index]->listen(reinterpret_cast<const sockaddr*>(&a.addr), a.len, true, err);
   };
@@ -117,8 +120,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ringway_sized_backend: %s\n", error.c_str());
     return 1;
   }
-  net::log_info("sized backend listening on " + addrs.front().to_string() + " (io " + pool.backend() +
-                ", workers " + std::to_string(workers) + ")");
+  net::log_info("sized backend listening on " + addrs.front().to_string() + " (io " +
+                pool.backend() + ", workers " + std::to_string(workers) + ")");
   while (net::wait_for_signal(1000) == 0) {
   }
   // A server belongs to its loop thread: destroy each there, then stop the loops.
@@ -136,4 +139,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace ringway::bench
 
-int main(int argc, char** argv) { return ringway::bench::run(argc, argv); }
+int main(int argc, char** argv) {
+  return ringway::bench::run(argc, argv);
+}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers of the benchmark scripts (bench/run.sh, bench/wrk/*.sh): process trees,
 # CPU and memory sampling from /proc, the idle-machine wait and wrk output parsing. Sourced.
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The parts of bench/run.sh: starting the proxies under test, measuring one cell, and the
 # matrix, open-loop, memory and access-log runs. Sourced after bench_lib.sh by bench/run.sh.
 
@@ -268,7 +269,7 @@ run_matrix() {
   log "matrix: $nc cells x $(wc -w <<<"$PROXIES") proxies x $ROUNDS round(s) = $TOTAL runs," \
       "about $(fmt_secs $((TOTAL * per_cell + ROUNDS * nc * 2 + nc * $(wc -w <<<"$PROXIES") * (STRACE_SECS + 1))))" \
       "(+ $(fmt_secs "$LATER_SECS") for the other parts)"
-  local round mode workers conns size name pcpus lcpus order i k
+  local round mode workers conns size name pcpus lcpus order i k what
   for ((round = 1; round <= ROUNDS; round++)); do
     for mode in $MODES; do
       read -r pcpus lcpus <<<"$(mode_cpus "$mode")"
@@ -283,7 +284,7 @@ run_matrix() {
             for ((i = 0; i < k; i++)); do
               name=${order[(i + round - 1) % k]}
               ensure_backend "$lcpus"
-              local what="r$round $mode w$workers c$conns $(size_label "$size") $name"
+              what="r$round $mode w$workers c$conns $(size_label "$size") $name"
               if start_proxy "$name" "$pcpus" "$workers" 4096 &&
                  measure_into "$RAW" "$round" "$mode" "$workers" "$conns" "$size" "$name"; then
                 progress "$what: $LAST_SUMMARY"

@@ -42,13 +42,19 @@ void pick_loop(benchmark::State& state, BalancePolicy policy) {
   }
 }
 
-void BM_PickP2C(benchmark::State& state) { pick_loop(state, BalancePolicy::kP2C); }
+void BM_PickP2C(benchmark::State& state) {
+  pick_loop(state, BalancePolicy::kP2C);
+}
 BENCHMARK(BM_PickP2C)->Arg(2)->Arg(16);
 
-void BM_PickLeastRequest(benchmark::State& state) { pick_loop(state, BalancePolicy::kLeastRequest); }
+void BM_PickLeastRequest(benchmark::State& state) {
+  pick_loop(state, BalancePolicy::kLeastRequest);
+}
 BENCHMARK(BM_PickLeastRequest)->Arg(2)->Arg(16);
 
-void BM_PickRoundRobin(benchmark::State& state) { pick_loop(state, BalancePolicy::kRoundRobin); }
+void BM_PickRoundRobin(benchmark::State& state) {
+  pick_loop(state, BalancePolicy::kRoundRobin);
+}
 BENCHMARK(BM_PickRoundRobin)->Arg(2)->Arg(16);
 
 }  // namespace
