@@ -12,8 +12,9 @@
 
 #include "net/address.h"
 #include "net/http_server.h"
-#include "net/log.h"
+#include "base/log.h"
 #include "net/loop.h"
+#include "base/process_signals.h"
 #include "net/worker_pool.h"
 
 namespace ringway::bench {
@@ -93,13 +94,13 @@ int run(int argc, char** argv) {
       (!net::parse_host_port(listen, &hp, &error) || !net::resolve(hp, &addrs, &error))) {
     error = "--listen: " + error;
   }
-  if (error.empty() && workers == 0) workers = net::cpu_count();
+  if (error.empty() && workers == 0) workers = base::cpu_count();
   if (!error.empty()) {
     std::fprintf(stderr, "ringway_sized_backend: %s\n", error.c_str());
     return 2;
   }
 
-  net::block_process_signals();
+  base::block_process_signals();
   std::vector<std::unique_ptr<Responder>> responders(workers);
   std::vector<std::unique_ptr<net::HttpServer>> servers(workers);
   net::WorkerPool pool;
@@ -120,9 +121,9 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ringway_sized_backend: %s\n", error.c_str());
     return 1;
   }
-  net::log_info("sized backend listening on " + addrs.front().to_string() + " (io " +
+  base::log_info("sized backend listening on " + addrs.front().to_string() + " (io " +
                 pool.backend() + ", workers " + std::to_string(workers) + ")");
-  while (net::wait_for_signal(1000) == 0) {
+  while (base::wait_for_signal(1000) == 0) {
   }
   // A server belongs to its loop thread: destroy each there, then stop the loops.
   std::atomic<size_t> destroyed{0};

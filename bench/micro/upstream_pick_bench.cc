@@ -6,7 +6,7 @@
 #include <string>
 
 #include "metrics/registry.h"
-#include "proxy/balancer.h"
+#include "proxy/upstream/upstream_runtime.h"
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
@@ -35,7 +35,7 @@ struct Pool {
 
 void pick_loop(benchmark::State& state, BalancePolicy policy) {
   Pool pool(policy, static_cast<int>(state.range(0)));
-  net::TimePoint now{net::Millis{1000}};
+  base::TimePoint now{base::Millis{1000}};
   for (auto _ : state) {
     UpstreamRuntime::Pick p = pool.runtime->pick(now, nullptr);
     benchmark::DoNotOptimize(p.server);
