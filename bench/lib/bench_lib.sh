@@ -203,3 +203,18 @@ wrk_field() {
     *) die "wrk_field: unknown field $field" ;;
   esac
 }
+
+# wrk_details DIR ROW...: the raw wrk output of each row (DIR/ROW.wrk) as a collapsed
+# Markdown section, for the end of a report.
+wrk_details() {
+  local dir=$1 n; shift
+  echo "<details><summary>wrk output per row</summary>"
+  echo
+  for n in "$@"; do
+    echo "#### $n"
+    echo '```'
+    cat "$dir/$n.wrk"
+    echo '```'
+  done
+  echo "</details>"
+}

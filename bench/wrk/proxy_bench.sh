@@ -313,15 +313,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "points are dropped, and the row shows the remaining round with the median CPU µs/req (round"
   echo "column; last column: min-max of CPU µs/req over those clean rounds and their count)."
   echo
-  echo "<details><summary>wrk output per row</summary>"
-  echo
-  for n in "${ROWS[@]}"; do
-    echo "#### $n"
-    echo '```'
-    cat "$WORK/$n.wrk"
-    echo '```'
-  done
-  echo "</details>"
+  wrk_details "$WORK" "${ROWS[@]}"
 } >"$OUT"
 echo
 table

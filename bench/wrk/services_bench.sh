@@ -201,15 +201,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "by the server (other tenants; above ~5% the row is suspect). errors = wrk socket errors +"
   echo "non-2xx responses. Before each row the script waits (up to QUIET_WAIT s) for idle CPUs."
   echo
-  echo "<details><summary>wrk output per row</summary>"
-  echo
-  for n in "${ROWS[@]}"; do
-    echo "#### $n"
-    echo '```'
-    cat "$WORK/$n.wrk"
-    echo '```'
-  done
-  echo "</details>"
+  wrk_details "$WORK" "${ROWS[@]}"
 } >"$OUT"
 echo
 table
