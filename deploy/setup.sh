@@ -20,6 +20,7 @@ packages=(
   liburing-dev node-llhttp prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev prometheus curl wrk procps iproute2 python3
+  python3-yaml   # tests/k8s/check_manifests.py
 )
 if [[ $want_bench == 1 ]]; then
   packages+=(nginx-light haproxy h2o strace valgrind)
