@@ -234,6 +234,17 @@ for svc in ringway prometheus; do
 done
 log "isolation: service1 ${service_ip[service1]}, service2 ${service_ip[service2]} on internal backend only, no published ports"
 
+# The hardening stays: read-only root, no capabilities, no-new-privileges, non-root user,
+# a memory limit and a restart policy on each of our containers.
+for svc in service1 service2 ringway; do
+  h=$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.Config.User}} {{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}' "$(compose ps -q "$svc")")
+  read -r ro capdrop secopt user mem restart <<<"$h"
+  [[ $ro == true && $capdrop == *'"ALL"'* && $secopt == *no-new-privileges* && -n $user && $user != root &&
+     $user != 0* && $mem -gt 0 && $restart == unless-stopped ]] ||
+    fail "$svc lost some hardening (read-only, cap_drop ALL, no-new-privileges, user, memory, restart): $h"
+done
+log "hardening: service1, service2, ringway read-only, cap_drop ALL, no-new-privileges, non-root, memory-limited"
+
 # probe NETWORK URL: runs the image's own health-check client in a throwaway container on
 # NETWORK (as hardened as the stack's containers). Returns its exit status (0 = got a 200).
 ringway_image=${RINGWAY_IMAGE:-ringway/ringway:local}
