@@ -23,7 +23,7 @@ prometheus_image=${PROMETHEUS_IMAGE:-ringway/prometheus:local}
 roll_image=ringway/ringway:swarm-roll-$$
 # The timings of deploy/swarm/ringway.swarm.yaml that the assertions lean on.
 resolve_every=1 health_interval=1
-started_dockerd="" created_swarm=0 stack_up=0 watchdog="" load_pid="" guard_rules=() undo=()
+had_gwbridge=1 started_dockerd="" created_swarm=0 stack_up=0 watchdog="" load_pid="" guard_rules=() undo=()
 
 log() { printf '[swarm_test %4ds] %s\n' "$SECONDS" "$*"; }
 fail() { echo "swarm_test: FAIL: $*" >&2; exit 1; }
@@ -48,13 +48,18 @@ cleanup() {
     # The networks go last, once every task has stopped; wait so that leaving the swarm (or
     # the next run) finds a clean engine.
     for _ in $(seq 60); do
-      [[ -z $(docker network ls -q --filter "label=com.docker.stack.namespace=$stack") ]] && break
+      [[ -z $(docker network ls -q --filter "label=com.docker.stack.namespace=$stack") &&
+         -z $(docker ps -aq --filter "label=com.docker.stack.namespace=$stack") ]] && break
       sleep 1
     done
+    # stack rm keeps volumes; this run's Prometheus data goes with it.
+    docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm >/dev/null 2>&1 || true
   fi
   if [[ $created_swarm == 1 ]]; then
     log "leaving the swarm"
     docker swarm leave --force >/dev/null 2>&1 || echo "swarm_test: docker swarm leave failed" >&2
+    # swarm init created the gateway bridge (when it did not exist before); leave does not remove it.
+    if [[ $had_gwbridge == 0 ]]; then docker network rm docker_gwbridge >/dev/null 2>&1 || true; fi
   fi
   local rule
   for rule in "${guard_rules[@]}"; do eval "${rule/ -I / -D }" 2>/dev/null || true; done
@@ -158,6 +163,7 @@ fi
 for rule in "${guard_rules[@]}"; do eval "$rule" || fail "could not install firewall rule: $rule"; done
 
 log "swarm init --advertise-addr 127.0.0.1"
+docker network inspect docker_gwbridge >/dev/null 2>&1 || had_gwbridge=0
 docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >"$tmp/init.log" 2>&1 ||
   { cat "$tmp/init.log" >&2; fail "docker swarm init failed"; }
 created_swarm=1
