@@ -32,6 +32,8 @@ skip() { echo "swarm_test: SKIP: $*" >&2; exit 77; }
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  trap '' PIPE HUP  # a closed stdout must not stop the clean-up half way
+  set +e
   if [[ -n $watchdog ]]; then kill "$watchdog" 2>/dev/null || true; fi
   if [[ -n $load_pid ]]; then kill -TERM "$load_pid" 2>/dev/null || true; fi
   if [[ $stack_up == 1 ]]; then
@@ -77,6 +79,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE
+trap 'exit 129' HUP
 
 # Hard bound: 6 minutes with the images present (about 2 are needed), 20 with a first build.
 limit=360
@@ -156,9 +160,16 @@ export RINGWAY_PORT RINGWAY_IMAGE=$ringway_image PROMETHEUS_IMAGE=$prometheus_im
 # client goes through docker-proxy and is never forwarded), and IPv6 to docker-proxy's [::].
 iptables -S DOCKER-USER >/dev/null 2>&1 ||
   skip "no iptables DOCKER-USER chain (dockerd --iptables=false?): cannot keep the published port off other interfaces"
-guard_rules+=("iptables -I DOCKER-USER -p tcp -m conntrack --ctorigdstport $RINGWAY_PORT -j DROP")
+# Rules of a run killed before its clean-up (they carry this comment) go first.
+mark="-m comment --comment ringway-swarm-test"
+for t in iptables ip6tables; do
+  command -v "$t" >/dev/null 2>&1 || continue
+  "$t" -S 2>/dev/null | grep -e '--comment ringway-swarm-test' | sed 's/^-A /-D /' |
+    while read -r stale; do eval "$t $stale" 2>/dev/null || true; done || true
+done
+guard_rules+=("iptables -I DOCKER-USER -p tcp -m conntrack --ctorigdstport $RINGWAY_PORT $mark -j DROP")
 if command -v ip6tables >/dev/null 2>&1 && ip6tables -S INPUT >/dev/null 2>&1; then
-  guard_rules+=("ip6tables -I INPUT -p tcp --dport $RINGWAY_PORT ! -i lo -j DROP")
+  guard_rules+=("ip6tables -I INPUT -p tcp --dport $RINGWAY_PORT ! -i lo $mark -j DROP")
 fi
 for rule in "${guard_rules[@]}"; do eval "$rule" || fail "could not install firewall rule: $rule"; done
 
