@@ -244,6 +244,26 @@ else
   log "cannot create a network namespace here ($(tr -d '\n' <"$tmp/netns.err")): not checking the firewall rule from outside"
 fi
 
+# The hardening the stack asks for reached the containers: read-only root, no capabilities,
+# non-root user, memory limit; and the services are on the internal network only.
+for svc in service1 service2 ringway; do
+  for c in $(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_$svc"); do
+    h=$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.CapDrop}} {{.Config.User}} {{.HostConfig.Memory}}' "$c")
+    read -r ro capdrop user mem <<<"$h"
+    [[ $ro == true && $capdrop == *'"ALL"'* && -n $user && $user != root && $user != 0* && $mem -gt 0 ]] ||
+      fail "$svc container $c lost some hardening (read-only, cap_drop ALL, non-root, memory): $h"
+  done
+done
+backend_net=${stack}_backend
+[[ $(docker network inspect -f '{{.Internal}}' "$backend_net") == true ]] || fail "$backend_net is not internal"
+for svc in service1 service2; do
+  nets=$(docker service inspect -f '{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}' "${stack}_$svc")
+  [[ $nets == "$(docker network inspect -f '{{.Id}}' "$backend_net") " ]] ||
+    fail "$svc is attached to '$nets', expected only $backend_net"
+  [[ $(docker service inspect -f '{{len .Endpoint.Ports}}' "${stack}_$svc") == 0 ]] || fail "$svc publishes a port"
+done
+log "hardening and networks as in the stack file (services on the internal backend only, no ports)"
+
 # start_load NAME: steady load through the published port (80 requests/s, both routes).
 start_load() {
   rm -f "$tmp/$1.ready"
