@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # THE test command: installs every package, builds with -Werror and runs the whole suite
-# (unit, end-to-end, Prometheus, dashboards, docker compose), then builds again with
+# (unit, end-to-end, Prometheus, dashboards, k8s manifests, docker compose and swarm), then builds again with
 # ASan+UBSan and runs the suite once more. Usage: bash deploy/run-tests.sh [--no-docker]
 set -euo pipefail
 cd "$(dirname "$0")/.."
