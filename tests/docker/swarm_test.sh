@@ -382,7 +382,7 @@ for ip in ips:
     line = (f"replica {ip}: service1_http_requests_total{{path=\"/ping\"}} = {served[ip]:.0f} after {uptime:.0f} s up "
             f"(health checks at most {health_bound:.0f}); ringway sent it {proxied.get(ip, 0):.0f}")
     print("swarm_test: " + line)
-    if served[ip] < health_bound + 5 or proxied.get(ip, 0) < 5:
+    if served[ip] <= health_bound or proxied.get(ip, 0) < 5:
         bad.append(line)
 if bad:
     sys.exit("swarm_test: " + "; ".join(bad))
