@@ -17,10 +17,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=deploy/lib/docker.sh
+source "$repo/deploy/lib/docker.sh"
+# shellcheck source=deploy/lib/processes.sh
+source "$repo/deploy/lib/processes.sh"
 compose_file=$repo/deploy/compose/docker-compose.yml
 project=ringway-test-$$
 tmp=$(mktemp -d /tmp/ringway-compose-test.XXXXXX)
-started_dockerd=""
 stack_up=0
 watchdog=""
 
@@ -44,10 +47,9 @@ cleanup() {
     log "tearing down project $project"
     timeout 120 "${compose_cmd[@]}" down -v --remove-orphans >"$tmp/down.log" 2>&1 || { echo "compose_test: docker-compose down failed:" >&2; cat "$tmp/down.log" >&2; }
   fi
-  if [[ -n $started_dockerd && ${KEEP_DOCKERD:-0} != 1 ]]; then
-    log "stopping the dockerd this test started (pid $started_dockerd)"
-    kill -TERM "$started_dockerd" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 1; done
+  if [[ -n $DOCKERD_STARTED_PID ]]; then
+    log "stopping the dockerd this test started (pid $DOCKERD_STARTED_PID)"
+    docker_stop_started_daemon
   fi
   rm -rf "$tmp"
   if [[ $rc == 0 ]]; then echo "compose_test: PASS"; fi
@@ -68,7 +70,6 @@ trap 'exit 143' TERM
 watchdog=$!
 
 # ------------------------------------------------------------------ Docker available?
-command -v docker >/dev/null 2>&1 || skip "docker CLI not installed (deploy/setup.sh --docker)"
 if docker compose version >/dev/null 2>&1; then
   compose_cmd=(docker compose -p "$project" -f "$compose_file")
 elif command -v docker-compose >/dev/null 2>&1; then
@@ -76,26 +77,8 @@ elif command -v docker-compose >/dev/null 2>&1; then
 else
   skip "neither 'docker compose' nor docker-compose installed (deploy/setup.sh --docker)"
 fi
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null 2>&1 || skip "Docker daemon not running and dockerd not installed"
-  [[ $(id -u) == 0 ]] || skip "Docker daemon not running and we are not root, so cannot start dockerd"
-  log "starting dockerd"
-  dockerd >"$tmp/dockerd.log" 2>&1 </dev/null &
-  started_dockerd=$!
-  for _ in $(seq 60); do
-    docker info >/dev/null 2>&1 && break
-    if ! kill -0 "$started_dockerd" 2>/dev/null; then
-      tail -n 15 "$tmp/dockerd.log" >&2
-      started_dockerd=""
-      skip "dockerd exited at start-up (environment: see its log above)"
-    fi
-    sleep 1
-  done
-  if ! docker info >/dev/null 2>&1; then
-    tail -n 15 "$tmp/dockerd.log" >&2
-    skip "dockerd did not answer within 60 s (environment: see its log above)"
-  fi
-fi
+log "making sure a Docker daemon runs"
+docker_ensure_daemon "$tmp/dockerd.log" || skip "$DOCKER_SKIP_REASON"
 log "docker: server $(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?'), compose: $(compose version --short 2>/dev/null || echo '?')"
 
 # ------------------------------------------------------------------ images
@@ -107,16 +90,7 @@ if [[ ${RINGWAY_COMPOSE_TEST_PREBUILT:-0} != 1 ]]; then
 fi
 
 # ------------------------------------------------------------------ start
-read -r RINGWAY_PORT RINGWAY_ADMIN_PORT PROMETHEUS_PORT GRAFANA_PORT < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+read -r RINGWAY_PORT RINGWAY_ADMIN_PORT PROMETHEUS_PORT GRAFANA_PORT < <(free_ports 4)
 export RINGWAY_PORT RINGWAY_ADMIN_PORT PROMETHEUS_PORT GRAFANA_PORT
 export RINGWAY_BIND_ADDR=127.0.0.1 RINGWAY_ADMIN_BIND_ADDR=127.0.0.1
 log "project $project: proxy 127.0.0.1:$RINGWAY_PORT, admin 127.0.0.1:$RINGWAY_ADMIN_PORT, prometheus 127.0.0.1:$PROMETHEUS_PORT"

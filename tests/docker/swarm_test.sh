@@ -14,6 +14,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=deploy/lib/docker.sh
+source "$repo/deploy/lib/docker.sh"
+# shellcheck source=deploy/lib/processes.sh
+source "$repo/deploy/lib/processes.sh"
 here=$repo/tests/docker
 stack_file=$repo/deploy/swarm/ringway-stack.yml
 stack=rwswarm$$
@@ -23,7 +27,7 @@ prometheus_image=${PROMETHEUS_IMAGE:-ringway/prometheus:local}
 roll_image=ringway/ringway:swarm-roll-$$
 # The timings of deploy/swarm/ringway.swarm.yaml that the assertions lean on.
 resolve_every=1 health_interval=1
-had_gwbridge=1 started_dockerd="" created_swarm=0 stack_up=0 watchdog="" load_pid="" guard_rules=() undo=()
+had_gwbridge=1 created_swarm=0 stack_up=0 watchdog="" load_pid="" guard_rules=() undo=()
 
 log() { printf '[swarm_test %4ds] %s\n' "$SECONDS" "$*"; }
 fail() { echo "swarm_test: FAIL: $*" >&2; exit 1; }
@@ -67,10 +71,9 @@ cleanup() {
   for rule in "${guard_rules[@]}"; do eval "${rule/ -I / -D }" 2>/dev/null || true; done
   for rule in "${undo[@]}"; do eval "$rule" 2>/dev/null || true; done
   docker image rm "$roll_image" >/dev/null 2>&1 || true
-  if [[ -n $started_dockerd && ${KEEP_DOCKERD:-0} != 1 ]]; then
-    log "stopping the dockerd this test started (pid $started_dockerd)"
-    kill -TERM "$started_dockerd" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 1; done
+  if [[ -n $DOCKERD_STARTED_PID ]]; then
+    log "stopping the dockerd this test started (pid $DOCKERD_STARTED_PID)"
+    docker_stop_started_daemon
   fi
   rm -rf "$tmp"
   if [[ $rc == 0 ]]; then echo "swarm_test: PASS"; fi
@@ -97,27 +100,8 @@ fi
 watchdog=$!
 
 # ------------------------------------------------------------------ Docker available?
-command -v docker >/dev/null 2>&1 || skip "docker CLI not installed (deploy/setup.sh --docker)"
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null 2>&1 || skip "Docker daemon not running and dockerd not installed"
-  [[ $(id -u) == 0 ]] || skip "Docker daemon not running and we are not root, so cannot start dockerd"
-  log "starting dockerd"
-  dockerd >"$tmp/dockerd.log" 2>&1 </dev/null &
-  started_dockerd=$!
-  for _ in $(seq 60); do
-    docker info >/dev/null 2>&1 && break
-    if ! kill -0 "$started_dockerd" 2>/dev/null; then
-      tail -n 15 "$tmp/dockerd.log" >&2
-      started_dockerd=""
-      skip "dockerd exited at start-up (environment: see its log above)"
-    fi
-    sleep 1
-  done
-  if ! docker info >/dev/null 2>&1; then
-    tail -n 15 "$tmp/dockerd.log" >&2
-    skip "dockerd did not answer within 60 s (environment: see its log above)"
-  fi
-fi
+log "making sure a Docker daemon runs"
+docker_ensure_daemon "$tmp/dockerd.log" || skip "$DOCKER_SKIP_REASON"
 log "docker: server $(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?')"
 
 # ------------------------------------------------------------------ swarm
@@ -152,7 +136,7 @@ printf 'FROM %s\nLABEL org.opencontainers.image.version=swarm-roll-%s\n' "$ringw
   { cat "$tmp/roll-build.log" >&2; fail "building $roll_image failed"; }
 
 # ------------------------------------------------------------------ loopback-only port
-RINGWAY_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+RINGWAY_PORT=$(free_ports 1)
 export RINGWAY_PORT RINGWAY_IMAGE=$ringway_image PROMETHEUS_IMAGE=$prometheus_image
 # Swarm cannot bind a published port to one address: host mode binds it on every interface.
 # So that nothing off this machine can reach it while the test runs, drop forwarded traffic
