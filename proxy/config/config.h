@@ -75,6 +75,10 @@ struct LimitsConfig {
   uint64_t max_header_bytes = 16384;   // 1024..1048576
   uint64_t max_headers = 100;          // 1..10000
   uint64_t max_body_bytes = 10485760;  // 0 (no request bodies) .. 1 TiB
+  // Request bodies up to this size are received and validated whole before the request goes
+  // upstream (like nginx's proxy_request_buffering); larger ones stream. 0 .. 64 MiB; 0 = stream.
+  uint64_t request_buffer = 65536;
+  uint64_t max_chunk_ext_bytes = 4096;  // chunk-ext bytes per chunk-size line; 16 .. 1 MiB
 };
 
 // All > 0 except drain, where 0 means "stop at once".
