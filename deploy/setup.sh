@@ -20,6 +20,8 @@ packages=(
   liburing-dev node-llhttp prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev prometheus curl wrk procps iproute2 python3
+  # fuzzing (libFuzzer + its runtime; RINGWAY_FUZZ=ON builds with clang-14)
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 if [[ $want_bench == 1 ]]; then
   packages+=(nginx-light haproxy h2o strace valgrind)

@@ -735,6 +735,9 @@ HttpParser::Step HttpParser::parse(const char* data, size_t len) {
     } else if (scan_ == Scan::kSize) {
       const char* q = cur;
       while (q < end && kTables.hex[static_cast<unsigned char>(*q)]) ++q;
+      // Before llhttp sees the digits: its chunk-size callback (413) must not win over this.
+      if (size_digits_ + static_cast<size_t>(q - cur) > 16)
+        return fail(400, "chunk-size over 16 hex digits (RFC 9112 §7.1)", static_cast<size_t>(cur - data));
       if (q < end && (*q == ';' || *q == ' ' || *q == '\t') && (q != cur || size_digits_ != 0)) {
         seg_end = q;
         ext_ = Ext::kBws;
@@ -742,13 +745,13 @@ HttpParser::Step HttpParser::parse(const char* data, size_t len) {
       }
     }
     llhttp_errno_t err = llhttp_execute(&llhttp_, cur, static_cast<size_t>(seg_end - cur));
-    if (mode_ == Mode::kRequest && llhttp_.http_major == 0 && llhttp_.http_minor == 9 &&
-        state_ != State::kError) {
-      // A request line without a version is HTTP/0.9; llhttp would wait for a head (RFC 9112 §2.3).
-      return fail(505, "HTTP/0.9 request line (RFC 9112 §2.3)", static_cast<size_t>(seg_end - data));
-    }
+    // A request line without a version is HTTP/0.9; llhttp would wait for a head (RFC 9112 §2.3).
+    // Checked after scan(): a bad byte before it must win however the input was split.
+    const bool http09 =
+        mode_ == Mode::kRequest && llhttp_.http_major == 0 && llhttp_.http_minor == 9;
     if (err == HPE_OK) {
       if (!scan(cur, seg_end)) return {Event::kError, len, {}};
+      if (http09) return fail(505, "HTTP/0.9 request line (RFC 9112 §2.3)", len);
       if (run != nullptr) {
         if (run_end == end && head_bytes_ + static_cast<size_t>(end - run) < limits_.max_header_bytes) {
           // The run may yet end in CR: keep it for the next call (the caller passes it again).
@@ -775,7 +778,22 @@ HttpParser::Step HttpParser::parse(const char* data, size_t len) {
     size_t consumed =
         stop != nullptr && stop >= data && stop <= end ? static_cast<size_t>(stop - data) : 0;
     if (err != HPE_PAUSED) {
-      if (state_ == State::kError) return {Event::kError, consumed, {}};  // our callback refused
+      // A byte-level fault in the bytes before the error point, or an HTTP/0.9 request line
+      // already behind it, wins over the error: it is what an earlier read would have reported,
+      // and the verdict must not depend on how the input was split (found by tests/fuzz).
+      const bool ours = state_ == State::kError;  // our callback refused
+      const int status = error_status_;
+      const char* reason = error_reason_;
+      state_ = State::kMessage;
+      if (stop != nullptr && stop >= cur && stop <= seg_end && !scan(cur, stop))
+        return {Event::kError, consumed, {}};
+      if (http09) return fail(505, "HTTP/0.9 request line (RFC 9112 §2.3)", consumed);
+      if (ours) {
+        state_ = State::kError;
+        error_status_ = status;
+        error_reason_ = reason;
+        return {Event::kError, consumed, {}};
+      }
       if (err == HPE_PAUSED_H2_UPGRADE)
         return fail(505, "HTTP/2 connection preface (RFC 9113 §3.4)", consumed);
       return fail(400, llhttp_get_error_reason(&llhttp_), consumed);
@@ -783,6 +801,7 @@ HttpParser::Step HttpParser::parse(const char* data, size_t len) {
     llhttp_resume(&llhttp_);
     if (!scan(cur, pending_ == Pending::kBody ? body_.data() : stop))
       return {Event::kError, consumed, {}};
+    if (http09) return fail(505, "HTTP/0.9 request line (RFC 9112 §2.3)", consumed);
     cur = stop;
     switch (pending_) {
       case Pending::kHead:

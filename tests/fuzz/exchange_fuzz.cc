@@ -91,7 +91,7 @@ class Acceptor final : public net::SocketHandler {
 
 struct World {
   std::unique_ptr<net::Loop> loop;
-  metrics::Registry registry;
+  metrics::Registry registry{1};  // one shard: one worker
   std::unique_ptr<proxy::ProxyMetrics> metrics;
   std::unique_ptr<proxy::Worker> worker;
   Acceptor acceptor;

@@ -591,6 +591,10 @@ std::vector<Reject> rejections() {
       {"StatusOutOfRange", "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n", 400, Mode::kResponse},
       {"DoubleSpaceBeforeStatus", "HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", 400, Mode::kResponse},
       {"ResponseVersion2", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 505, Mode::kResponse},
+      // Found by tests/fuzz (split invariance): the earlier byte fault wins over a later verdict.
+      {"FuzzHttp09LineThenBadFieldName", "GET /\r\nHost: a\r\nConnec\x01\x02ti", 505},
+      {"FuzzLeadingBareLfBeforeHttp09Line", "\nGET /.1\r\nHost: a\r\n\r\n", 400},
+      {"FuzzLongZeroPaddedChunkSizeOverMaxBody", kTe + "00000000000000000000000000000000F0000\r\n0\r\n", 400, Mode::kRequest, {.max_body_bytes = 65536}, 1},
       // Limits: 431 for the head, 413 for the body.
       {"HeadOverMaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(40, 'x') + "\r\n\r\n", 431, Mode::kRequest, small},
       {"EndlessHeadOverMaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(100, 'x'), 431, Mode::kRequest, small},
