@@ -185,6 +185,10 @@ struct HttpParserCallbacks {
     }
     if (len != 0 && !extend(s.head_.target, at, len))
       return s.set_error(400, "request-target not contiguous");
+    // The target ends the line: HTTP/0.9 (RFC 9112 §2.3). Decided here, at that byte, so a fault
+    // later in the input cannot come first in one read and second in another.
+    if (at + len < s.seg_end_ && (at[len] == '\r' || at[len] == '\n'))
+      return s.set_error(505, "HTTP/0.9 request line (RFC 9112 §2.3)");
     return 0;
   }
   static int on_status(llhttp_t* p, const char* at, size_t len) {
@@ -261,8 +265,13 @@ struct HttpParserCallbacks {
     s.field_ = Field::kValue;
     return 0;
   }
+  static int on_header_field_complete(llhttp_t* p) {
+    self(p).after_colon_ = true;
+    return 0;
+  }
   static int on_header_value_complete(llhttp_t* p) {
     HttpParser& s = self(p);
+    s.after_colon_ = false;
     if (s.field_ == Field::kNone || s.field_ == Field::kDone) {
       return s.set_error(400, "empty field-name (RFC 9112 §5.1)");
     }
@@ -331,6 +340,7 @@ struct HttpParserCallbacks {
       st.on_header_field = on_header_field;
       st.on_header_value = on_header_value;
       st.on_header_value_complete = on_header_value_complete;
+      st.on_header_field_complete = on_header_field_complete;
       st.on_headers_complete = on_headers_complete;
       st.on_body = on_body;
       st.on_chunk_header = on_chunk_header;
@@ -383,7 +393,7 @@ void HttpParser::begin_message() {
   head_.clear();
   field_ = Field::kNone;
   version_end_ = nullptr;
-  start_line_done_ = false;
+  start_line_done_ = after_colon_ = false;
   ext_ = Ext::kNone;
   ext_bytes_ = 0;
   body_total_ = 0;
@@ -495,7 +505,7 @@ void HttpParser::end_message() {
   head_bytes_ = 0;
   in_trailers_ = false;
   field_ = Field::kNone;
-  start_line_done_ = false;
+  start_line_done_ = after_colon_ = false;
   ext_ = Ext::kNone;
 }
 
@@ -603,6 +613,7 @@ const char* HttpParser::find_trailing_htab(const char* p, const char* end,
   bool fields = scan_ == Scan::kTrailers || start_line_done_;
   bool line_start = line_start_ && !pending_cr_;
   bool after_cr = pending_cr_;
+  bool colon = after_colon_ && !line_start && !after_cr;  // only a field value has OWS to trim
   const char* ws = nullptr;
   bool tab = false;
   for (; p < end; ++p) {
@@ -611,11 +622,12 @@ const char* HttpParser::find_trailing_htab(const char* p, const char* end,
       if (c != '\n') return end;  // scan_lines refuses the bare CR
       after_cr = false;
       line_start = true;
+      colon = false;
       continue;
     }
     if (c == '\r') {
       if (line_start && fields) return end;  // the empty line: the section ends here
-      if (fields && tab) {
+      if (fields && tab && colon) {
         *run_end = p;
         return ws;
       }
@@ -626,6 +638,7 @@ const char* HttpParser::find_trailing_htab(const char* p, const char* end,
       continue;
     }
     line_start = false;
+    colon |= c == ':';
     if (c == ' ' || c == '\t') {
       if (ws == nullptr) ws = p;
       tab |= c == '\t';
@@ -634,7 +647,7 @@ const char* HttpParser::find_trailing_htab(const char* p, const char* end,
       tab = false;
     }
   }
-  if (fields && tab) {
+  if (fields && tab && colon) {
     *run_end = end;
     return ws;
   }
@@ -744,6 +757,7 @@ HttpParser::Step HttpParser::parse(const char* data, size_t len) {
         ext_bytes_ = 0;
       }
     }
+    seg_end_ = seg_end;
     llhttp_errno_t err = llhttp_execute(&llhttp_, cur, static_cast<size_t>(seg_end - cur));
     // A request line without a version is HTTP/0.9; llhttp would wait for a head (RFC 9112 §2.3).
     // Checked after scan(): a bad byte before it must win however the input was split.
@@ -759,6 +773,7 @@ HttpParser::Step HttpParser::parse(const char* data, size_t len) {
         }
         for (size_t n = static_cast<size_t>(run_end - run); n != 0;) {
           const size_t k = std::min(n, kSpacesLen);
+          seg_end_ = kSpaces + k;
           if (llhttp_execute(&llhttp_, kSpaces, k) != HPE_OK || !scan(kSpaces, kSpaces + k)) {
             if (state_ == State::kError) return {Event::kError, static_cast<size_t>(run - data), {}};
             return fail(400, llhttp_get_error_reason(&llhttp_), static_cast<size_t>(run - data));

@@ -120,6 +120,8 @@ class HttpParser {
   bool in_trailers_ = false;  // llhttp's field callbacks now deliver trailers
   bool response_to_head_ = false;
   bool start_line_done_ = false;  // kLines: the start line is behind us, lines are fields
+  bool after_colon_ = false;      // llhttp is past a field's colon (its value may follow)
+  const char* seg_end_ = nullptr; // end of the bytes llhttp is executing now
   Ext ext_ = Ext::kNone;
   size_t ext_bytes_ = 0;
   uint8_t size_digits_ = 0;

@@ -593,6 +593,8 @@ std::vector<Reject> rejections() {
       {"ResponseVersion2", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 505, Mode::kResponse},
       // Found by tests/fuzz (split invariance): the earlier byte fault wins over a later verdict.
       {"FuzzHttp09LineThenBadFieldName", "GET /\r\nHost: a\r\nConnec\x01\x02ti", 505},
+      {"FuzzHttp09LineThenBareCr", "GET /chade\r\nUpgrade: websocket\r\n\r$\n1\r\nHo", 505},
+      {"FuzzSpaceBeforeColonInTrailerThenTabs", kTe + "00\r\nA: 4bb\t\t:0\r\nA  \t\t\t\t:", 400, Mode::kRequest, {}, 1},
       {"FuzzLeadingBareLfBeforeHttp09Line", "\nGET /.1\r\nHost: a\r\n\r\n", 400},
       {"FuzzLongZeroPaddedChunkSizeOverMaxBody", kTe + "00000000000000000000000000000000F0000\r\n0\r\n", 400, Mode::kRequest, {.max_body_bytes = 65536}, 1},
       // Limits: 431 for the head, 413 for the body.
