@@ -306,7 +306,9 @@ void ProxyConnection::queue_request_bytes(std::string_view bytes) {
 void ProxyConnection::finish_request_body() {
   req_done_ = true;
   if (req_framing_ == OutFraming::kChunked) {
-    write_forwarded_trailers(parser_.trailers(), config_->config->request_headers, req_body_);
+    const size_t dropped = write_forwarded_trailers(parser_.trailers(), parser_.head(),
+                                                    config_->config->request_headers, req_body_);
+    if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }
   if (buffering_) {
     start_upstream();  // the whole body is validated: now the request goes up
