@@ -81,6 +81,26 @@ TEST_P(ProxyParseErrors, NextClientAfterAParseErrorIsServedNormally) {
   }
 }
 
+// The proxy's own answers carry no Server banner, and request bytes they echo (the request id)
+// are JSON-escaped: quotes, backslashes and markup cannot break out of the body.
+TEST_P(ProxyParseErrors, ErrorBodiesEscapeHostileRequestBytesAndSendNoServerBanner) {
+  FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
+  ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
+  const std::string id = "a\"b\\c</script><x>\",\"status\":200";
+  auto r = exchange("GET /nowhere/%22%3C HTTP/1.1\r\nHost: h\r\nX-Request-Id: " + id + "\r\n\r\n");
+  ASSERT_TRUE(r);
+  ASSERT_NO_FATAL_FAILURE(expect_error_response(*r, 404));
+  EXPECT_EQ(r->header("X-Request-Id"), id);
+  EXPECT_NE(r->body.find("\"request_id\":\"a\\\"b\\\\c</script><x>\\\",\\\"status\\\":200\"}"),
+            std::string::npos)
+      << r->body;
+  EXPECT_EQ(r->body.find("\"status\":200"), std::string::npos) << r->body;
+  EXPECT_EQ(r->header("Server"), "");
+  auto bad = exchange("GET /up/x HTTP/2.0\r\n");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->header("Server"), "");
+}
+
 RINGWAY_PROXY_BACKENDS(ProxyParseErrors);
 
 }  // namespace
