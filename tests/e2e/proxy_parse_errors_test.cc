@@ -89,7 +89,8 @@ TEST_P(ProxyParseErrors, ErrorBodiesEscapeHostileRequestBytesAndSendNoServerBann
   const std::string id = "a\"b\\c</script><x>\",\"status\":200";
   auto r = exchange("GET /nowhere/%22%3C HTTP/1.1\r\nHost: h\r\nX-Request-Id: " + id + "\r\n\r\n");
   ASSERT_TRUE(r);
-  ASSERT_NO_FATAL_FAILURE(expect_error_response(*r, 404));
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->header("Content-Type"), "application/json");
   EXPECT_EQ(r->header("X-Request-Id"), id);
   EXPECT_NE(r->body.find("\"request_id\":\"a\\\"b\\\\c</script><x>\\\",\\\"status\\\":200\"}"),
             std::string::npos)
