@@ -92,6 +92,7 @@ std::vector<std::pair<std::string, std::string>> default_response_headers();
 
 struct Config {
   std::string source;                                       // file path (for logs)
+  std::string user;  // drop privileges to this user after binding; "" = stay (start-up only)
   std::vector<net::HostPort> listen = {{"0.0.0.0", 8080}};  // port 0 = any free port
   net::HostPort admin_listen = {"127.0.0.1", 9901};
   int workers = 1;  // 0 = one per core (resolved by main, kept 0 here)
