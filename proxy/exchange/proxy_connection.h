@@ -51,7 +51,10 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   // Client side (client_side.cc).
   void process_client_input();
   void start_request();
+  void reset_request_state();  // per-request flags, before each request and on open()
   void append_request_body(std::string_view body);
+  void queue_request_bytes(std::string_view bytes);  // frame for the upstream, send if it is up
+  void start_upstream();  // request buffering ends: pick a server and send what is queued
   void finish_request_body();
   void flush_client();
   void on_client_timer();
@@ -102,6 +105,9 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   std::string req_head_;
   std::string req_body_;      // framed body bytes not yet handed to the upstream socket
   std::string req_sending_;   // bytes in the upstream send in flight
+  std::string req_chunk_;     // chunk data not yet known to end in CRLF: never sent before that
+  uint64_t chunks_seen_ = 0;  // parser_.chunks_completed() already moved to req_body_
+  bool buffering_ = false;    // body (within limits.request_buffer) held until validated
   OutFraming req_framing_ = OutFraming::kNone;
   std::string request_id_;
   int64_t start_ns_ = 0;
