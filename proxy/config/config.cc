@@ -11,6 +11,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "net/http_writer.h"
 #include "proxy/config/parse.h"
 
 namespace ringway::proxy {
@@ -88,6 +89,8 @@ void read_top_level(Reader& r, const Field& root, Config* c) {
       {"routes", [&](const Field& x) { routes = x; }},
   };
   r.read_map(root, keys);
+  c->request_headers.index_names();
+  c->response_headers.index_names();
   // Upstreams first, whatever the key order in the file: routes refer to them by name.
   if (!upstreams.path.empty()) read_upstreams(r, upstreams, &c->upstreams);
   if (!routes.path.empty()) read_routes(r, routes, c->upstreams, &c->routes);
@@ -172,6 +175,17 @@ bool parse_balance_policy(std::string_view text, BalancePolicy* out) {
     }
   }
   return false;
+}
+
+void HeaderRules::index_names() {
+  owned_names.clear();
+  for (const auto& [name, value] : set) owned_names.push_back(name);
+  for (const std::string& name : remove) owned_names.push_back(name);
+  for (std::string& name : owned_names) {
+    for (char& ch : name) ch = net::ascii_lower(ch);
+  }
+  std::sort(owned_names.begin(), owned_names.end());
+  owned_names.erase(std::unique(owned_names.begin(), owned_names.end()), owned_names.end());
 }
 
 std::vector<std::pair<std::string, std::string>> default_response_headers() {

@@ -68,6 +68,11 @@ struct RouteConfig {
 struct HeaderRules {
   std::vector<std::pair<std::string, std::string>> set;
   std::vector<std::string> remove;
+  // The names of `set` and `remove`, lowercased and sorted: built once per config snapshot
+  // (index_names(), called by the loader) so that asking whether a rule owns a field is a
+  // binary search, not a case-insensitive scan of every rule for every field.
+  std::vector<std::string> owned_names;
+  void index_names();
 };
 
 struct LimitsConfig {
@@ -103,7 +108,7 @@ struct Config {
   // Default: default_response_headers(). A headers.response.set in the file REPLACES the
   // default set (it does not merge), so operators can drop or change any of them; a file
   // without it keeps the defaults.
-  HeaderRules response_headers = {default_response_headers(), {}};
+  HeaderRules response_headers = {default_response_headers(), {}, {}};
   std::vector<UpstreamConfig> upstreams;  // in file order
   std::vector<RouteConfig> routes;        // in file order; upstream_index resolved
 

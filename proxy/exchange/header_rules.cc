@@ -19,13 +19,6 @@ bool listed(const std::vector<std::string>& names, std::string_view name) {
   return false;
 }
 
-bool set_by_rules(const HeaderRules& rules, std::string_view name) {
-  for (const auto& [n, v] : rules.set) {
-    if (iequals(n, name)) return true;
-  }
-  return listed(rules.remove, name);
-}
-
 bool iless(std::string_view a, std::string_view b) {
   const size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) {
@@ -33,6 +26,20 @@ bool iless(std::string_view a, std::string_view b) {
     if (x != y) return x < y;
   }
   return a.size() < b.size();
+}
+
+// True when a set or remove rule names the field. With the snapshot's index (the loader
+// builds it) a binary search; rules built by hand without one are scanned.
+bool set_by_rules(const HeaderRules& rules, std::string_view name) {
+  if (!rules.owned_names.empty()) {
+    auto it = std::lower_bound(rules.owned_names.begin(), rules.owned_names.end(), name,
+                               [](const std::string& a, std::string_view b) { return iless(a, b); });
+    return it != rules.owned_names.end() && iequals(*it, name);
+  }
+  for (const auto& [n, v] : rules.set) {
+    if (iequals(n, name)) return true;
+  }
+  return listed(rules.remove, name);
 }
 
 }  // namespace

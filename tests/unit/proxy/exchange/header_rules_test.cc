@@ -80,7 +80,7 @@ Built upstream_request(const Parsed& p, std::string_view target, const HeaderRul
 }
 
 HeaderRules security_rules() {
-  return HeaderRules{default_response_headers(), {}};
+  return HeaderRules{default_response_headers(), {}, {}};
 }
 
 constexpr std::string_view kSecurity =
@@ -174,9 +174,31 @@ TEST(UpstreamRequest, AppliesSetAndRemoveRules) {
       "Cookie: session=1\r\n"
       "Accept: text/html\r\n"
       "\r\n");
-  HeaderRules rules{{{"X-Env", "prod"}, {"user-agent", "ringway-test"}}, {"COOKIE"}};
+  HeaderRules rules{{{"X-Env", "prod"}, {"user-agent", "ringway-test"}}, {"COOKIE"}, {}};
   Built b = upstream_request(p, "/a", rules);
   EXPECT_EQ(b.out, "GET /a HTTP/1.1\r\nHost: h\r\nAccept: text/html\r\n" + forwarded() +
+                       "X-Env: prod\r\nuser-agent: ringway-test\r\n\r\n");
+}
+
+// The loader indexes rule names once per snapshot (HeaderRules::index_names); the indexed
+// lookup must give exactly the bytes of the plain scan, whatever the case on either side.
+TEST(UpstreamRequest, IndexedRuleNamesForwardTheSameBytesAsTheScan) {
+  Parsed p = request(
+      "GET /a HTTP/1.1\r\n"
+      "Host: h\r\n"
+      "USER-agent: Mozilla/5.0\r\n"
+      "cookie: session=1\r\n"
+      "Accept: text/html\r\n"
+      "x-env: client\r\n"
+      "\r\n");
+  HeaderRules plain{{{"X-Env", "prod"}, {"user-agent", "ringway-test"}}, {"COOKIE", "Accept"}, {}};
+  HeaderRules indexed = plain;
+  indexed.index_names();
+  ASSERT_EQ(indexed.owned_names, (std::vector<std::string>{"accept", "cookie", "user-agent", "x-env"}));
+  Built a = upstream_request(p, "/a", plain);
+  Built b = upstream_request(p, "/a", indexed);
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(b.out, "GET /a HTTP/1.1\r\nHost: h\r\n" + forwarded() +
                        "X-Env: prod\r\nuser-agent: ringway-test\r\n\r\n");
 }
 
@@ -184,7 +206,7 @@ TEST(UpstreamRequest, SetHostRuleReplacesHostInsteadOfAddingASecondOne) {
   // headers.request.set may name Host (only removing it is refused by the config parser).
   // RFC 9112 §3.2: a request with two Host fields must be rejected by the upstream.
   Parsed p = request("GET / HTTP/1.1\r\nHost: public.example\r\n\r\n");
-  HeaderRules rules{{{"Host", "backend.internal"}}, {}};
+  HeaderRules rules{{{"Host", "backend.internal"}}, {}, {}};
   Built b = upstream_request(p, "/", rules);
   EXPECT_EQ(b.out, "GET / HTTP/1.1\r\n" + forwarded() + "Host: backend.internal\r\n\r\n");
 }
@@ -315,7 +337,7 @@ TEST(ClientResponse, EmptyReasonGetsTheRegisteredPhrase) {
 TEST(ClientResponse, RemoveRuleDropsField) {
   Parsed p = response(
       "HTTP/1.1 200 OK\r\nServer: nginx/1.2\r\nX-Powered-By: php\r\nContent-Length: 0\r\n\r\n");
-  Built b = client_response(p, ResponseFacts{}, HeaderRules{{}, {"server", "X-Powered-By"}});
+  Built b = client_response(p, ResponseFacts{}, HeaderRules{{}, {"server", "X-Powered-By"}, {}});
   EXPECT_EQ(
       b.out,
       "HTTP/1.1 200 OK\r\nX-Request-Id: rid-1\r\nVia: 1.1 ringway\r\nContent-Length: 0\r\n\r\n");
