@@ -338,7 +338,8 @@ void ProxyConnection::record(int status) {
   r.duration.observe(worker_.index(), static_cast<double>(base::Clock::now_ns() - start_ns_) * 1e-9);
 }
 
-void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason) {
+void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason,
+                                    int retry_after_s) {
   static const char* const kSource[] = {"client", "upstream", "internal"};
   worker_.metrics()
       .errors.with({kSource[static_cast<int>(source)], std::to_string(status)})
@@ -384,6 +385,7 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   net::write_header(out, "Content-Type", "application/json");
   net::write_content_length(out, body.out().size());
   net::write_header(out, "X-Request-Id", id);
+  if (retry_after_s > 0) net::write_header(out, "Retry-After", std::to_string(retry_after_s));
   for (const auto& [n, v] : worker_.current()->config->response_headers.set) net::write_header(out, n, v);
   if (close_after_response_) net::write_header(out, "Connection", "close");
   net::end_head(out);

@@ -24,7 +24,10 @@ enum class ErrorSource { kClient, kUpstream, kInternal };
 // memory a slow reader can make us hold (per connection, per direction).
 inline constexpr size_t kMaxQueued = 256 * 1024;
 
-class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, public base::PoolSlot {
+class ProxyConnection final : public net::SocketHandler,
+                              public UpstreamEvents,
+                              public QueueWaiter,
+                              public base::PoolSlot {
  public:
   explicit ProxyConnection(ExchangeContext& worker);
   ~ProxyConnection() override;
@@ -45,6 +48,10 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   void on_upstream_end(int err) override;
   void on_upstream_sent(ssize_t res) override;
 
+  // Waiting for a connection slot (upstream_side.cc).
+  bool on_queue_turn() override;
+  void on_queue_timeout() override;
+
  private:
   enum class Phase { kIdle, kHead, kForward, kTunnel, kClosed };
 
@@ -58,11 +65,13 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   void set_client_deadline(base::Millis after);
   void request_complete();
   void close();
-  void respond_error(int status, ErrorSource source, const char* reason);
+  // retry_after_s > 0 adds Retry-After (RFC 9110 §10.2.3) for a 503 the client may repeat.
+  void respond_error(int status, ErrorSource source, const char* reason, int retry_after_s = 0);
   void record(int status);
 
   // Upstream side (upstream_side.cc).
   void pick_and_connect(const ServerRuntime* exclude);
+  bool try_connect(const ServerRuntime* exclude);
   void use_connection(std::unique_ptr<UpstreamConnection> conn);
   void send_upstream();
   void process_upstream_input(const char* data, size_t len);
