@@ -1,4 +1,5 @@
 // Monotonic millisecond clock shared by loops, timers and timeouts.
+// Integer milliseconds so deadlines compare and store cheaply; nanoseconds for latency.
 #pragma once
 
 #include <time.h>

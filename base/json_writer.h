@@ -23,6 +23,9 @@ class JsonWriter {
   JsonWriter() = default;
   // Appends to `out` instead of an internal string (hot paths reuse one buffer).
   explicit JsonWriter(std::string* out) : out_(out) {}
+  // out_ may point at own_: a copy would write into the original.
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
 
   std::string& out() { return *out_; }
   JsonWriter& begin_object() { return open('{'); }

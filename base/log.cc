@@ -1,4 +1,5 @@
 // stderr logging: "2026-11-25T17:12:39.123Z info message".
+// Each record is formatted in a local buffer and written with one write(2), so lines never mix.
 #include "base/log.h"
 
 #include <time.h>

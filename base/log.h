@@ -1,4 +1,5 @@
 // One-line, timestamped log records on stderr (journald and docker logs pick them up).
+// Level and message only: structured request logging belongs to the access log.
 #pragma once
 
 #include <string_view>

@@ -1,4 +1,5 @@
 // sd_notify: datagram to the AF_UNIX socket named by $NOTIFY_SOCKET ('@' = abstract).
+// Best effort: any failure just means we are not under systemd.
 #include "base/sd_notify.h"
 
 #include <stdlib.h>

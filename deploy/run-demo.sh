@@ -219,58 +219,27 @@ done
 [[ $busy == 0 ]] || die "free the port(s) above (another demo still running? a packaged prometheus: systemctl stop prometheus)"
 
 mkdir -p "$state/prometheus-data"
-names=()
-declare -A pid_of
+PROC_LOG_DIR=$state
+# shellcheck source=deploy/lib/processes.sh
+source "$repo/deploy/lib/processes.sh"
 
 stop_all() {
-  local rc=${1:-0} i name pid
+  local rc=${1:-0}
   trap - INT TERM EXIT
-  [[ ${#names[@]} -gt 0 ]] && say "stopping ${names[*]}"
-  # Reverse start order: Prometheus, the proxy (drains), then the services.
-  for ((i = ${#names[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pid_of[${names[i]}]}" 2>/dev/null || true
-  done
-  for _ in $(seq 120); do   # ringway's drain is at most timeouts.drain (10 s)
-    local alive=0
-    for name in "${names[@]}"; do kill -0 "${pid_of[$name]}" 2>/dev/null && alive=1; done
-    [[ $alive == 0 ]] && break
-    sleep 0.1
-  done
-  for name in "${names[@]}"; do
-    pid=${pid_of[$name]}
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$name did not stop in 12 s: killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  wait 2>/dev/null || true
+  [[ ${#PROC_NAMES[@]} -gt 0 ]] && say "stopping ${PROC_NAMES[*]}"
+  proc_stop_all
   say "stopped (logs in $state)"
   exit "$rc"
 }
 trap 'stop_all 0' INT TERM
 trap 'stop_all $?' EXIT
 
-# start NAME CMD...: runs CMD in the background, output to $state/NAME.log.
-start() {
-  local name=$1; shift
-  "$@" >"$state/$name.log" 2>&1 &
-  pid_of[$name]=$!
-  names+=("$name")
-}
+start() { proc_start "$@"; }
 
 # wait_up NAME URL SECONDS: until URL answers 2xx; fails loudly if NAME dies first.
 wait_up() {
-  local name=$1 url=$2 limit=$3 start=$SECONDS
-  while ((SECONDS - start < limit)); do
-    if ! kill -0 "${pid_of[$name]}" 2>/dev/null; then
-      tail -n 20 "$state/$name.log" >&2
-      die "$name exited during start-up (log: $state/$name.log)"
-    fi
-    curl -fsS --noproxy '*' -o /dev/null --max-time 1 "$url" 2>/dev/null && { say "$name is up ($url)"; return 0; }
-    sleep 0.3
-  done
-  tail -n 20 "$state/$name.log" >&2
-  die "$name did not answer $url within ${limit}s (log: $state/$name.log)"
+  proc_wait_http "$1" "$2" "$3" || die "$1 did not come up"
+  say "$1 is up ($2)"
 }
 
 start service1 "$bin/service1" --listen "${listen[service1]}"
@@ -300,7 +269,7 @@ Try:
   curl -i http://localhost:8080/nowhere                        # 404 from the proxy itself
   curl -s 'http://127.0.0.1:9901/explain?path=/service2/ping'
   curl -s http://127.0.0.1:9901/metrics | grep ^ringway_http_requests_total
-  kill -HUP ${pid_of[ringway]}                                      # reload $config
+  kill -HUP "${PROC_PID[ringway]}"                                      # reload $config
   curl -s 'http://127.0.0.1:9090/api/v1/query?query=sum(rate(ringway_http_requests_total[1m]))'
 
 Press Ctrl-C to stop.
@@ -308,11 +277,11 @@ EOF
 
 # Foreground: watch the processes; any exit is an error that stops the demo.
 while true; do
-  for name in "${names[@]}"; do
-    if ! kill -0 "${pid_of[$name]}" 2>/dev/null; then
+  for name in "${PROC_NAMES[@]}"; do
+    if ! kill -0 "${PROC_PID[$name]}" 2>/dev/null; then
       rc=0
-      wait "${pid_of[$name]}" || rc=$?
-      echo "run-demo: ERROR: $name (pid ${pid_of[$name]}) exited with status $rc; last log lines:" >&2
+      wait "${PROC_PID[$name]}" || rc=$?
+      echo "run-demo: ERROR: $name (pid ${PROC_PID[$name]}) exited with status $rc; last log lines:" >&2
       tail -n 20 "$state/$name.log" >&2
       stop_all 1
     fi

@@ -22,7 +22,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus curl wrk procps iproute2 python3
 )
 if [[ $want_bench == 1 ]]; then
-  packages+=(nginx-light haproxy h2o strace valgrind)
+  # wrk is in the base list; h2load (nghttp2-client) paces the open-loop runs, gnuplot draws
+  # the plots of bench/run.sh.
+  packages+=(nginx-light haproxy h2o strace valgrind nghttp2-client gnuplot-nox)
 fi
 if [[ $want_docker == 1 ]]; then
   packages+=(docker.io docker-compose debootstrap)

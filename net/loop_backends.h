@@ -1,4 +1,5 @@
 // Internal: factories of the two loop backends, used only by Loop::create().
+// Each returns nullptr with *error when its backend cannot start here.
 #pragma once
 
 #include <memory>

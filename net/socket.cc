@@ -1,4 +1,5 @@
 // Socket set-up helpers shared by servers, the proxy, health checks and tests.
+// Non-blocking, close-on-exec descriptors everywhere; errors come back as -errno or text.
 #include "net/socket.h"
 
 #include <arpa/inet.h>

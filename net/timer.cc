@@ -1,4 +1,5 @@
 // Binary min-heap of Timer pointers ordered by deadline.
+// Each Timer records its heap slot, so cancel and re-arm never search.
 #include "net/timer.h"
 
 namespace ringway::net {

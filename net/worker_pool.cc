@@ -1,4 +1,5 @@
 // Worker threads with one loop each; start-up waits for every worker's setup to succeed.
+// Workers start one after another so a failed bind stops start-up before traffic.
 #include "net/worker_pool.h"
 
 #include <atomic>

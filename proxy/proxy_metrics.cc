@@ -1,4 +1,5 @@
 // Registers the ringway_* families with the names and labels of the contract.
+// Every family is created once per process; workers write their own shards.
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {

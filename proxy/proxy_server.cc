@@ -1,4 +1,5 @@
 // Process orchestration for ringway: start-up order, reload and drain.
+// Config and health snapshots reach workers by posting to their loops, never by locks.
 #include "proxy/proxy_server.h"
 
 #include <netinet/in.h>

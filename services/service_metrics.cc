@@ -1,4 +1,5 @@
 // Maps requests onto bounded label values and increments the worker's shard.
+// Raw request paths never become label values (path is /ping, /metrics or other).
 #include "services/service_metrics.h"
 
 namespace ringway::services {

@@ -1,4 +1,5 @@
 // service1/service2 runtime: one HttpServer per worker loop on a SO_REUSEPORT listener.
+// Signals are handled on the main thread: SIGHUP is a no-op, SIGTERM drains.
 #include "services/service_runner.h"
 
 #include <signal.h>

@@ -86,14 +86,14 @@ void BM_RouterMatchMany(benchmark::State& state) {
   path.append(std::to_string((n - 1) / 2 * 2)).append("/v1/items/42");
   for (auto _ : state) benchmark::DoNotOptimize(router.match(path));
 }
-BENCHMARK(BM_RouterMatchMany)->Arg(10)->Arg(50)->Arg(200);
+BENCHMARK(BM_RouterMatchMany)->Arg(10)->Arg(50)->Arg(200)->Arg(1000);
 
 // Falls through every route to the catch-all "/": the worst case.
 void BM_RouterMatchManyFallthrough(benchmark::State& state) {
   Router router(many_routes(static_cast<int>(state.range(0))));
   for (auto _ : state) benchmark::DoNotOptimize(router.match("/nothing/matches/here"));
 }
-BENCHMARK(BM_RouterMatchManyFallthrough)->Arg(10)->Arg(50)->Arg(200);
+BENCHMARK(BM_RouterMatchManyFallthrough)->Arg(10)->Arg(50)->Arg(200)->Arg(1000);
 
 void BM_RouteAndRewrite(benchmark::State& state) {
   Router router(demo_routes());

@@ -32,131 +32,27 @@ PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 BASE_PORT=${BASE_PORT:-18400}
 OUT=${OUT:-$ROOT/bench/results/proxy-$(date +%Y%m%d).md}
-CLK_TCK=$(getconf CLK_TCK)
 
 BACKEND_PORT=$BASE_PORT
 ADMIN_PORT=$((BASE_PORT + 1))
 WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
-declare -a PIDS=()
+BENCH_NAME=proxy_bench
+# shellcheck source=../lib/bench_lib.sh
+source "$ROOT/bench/lib/bench_lib.sh"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
 declare -A R=()     # R[name.round.field]: every measured round
 declare -A ROW=()   # ROW[name.field]: the round reported for each row (pick_rounds)
 ROWS=()
 
-log() { printf '[proxy_bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# --- process handling --------------------------------------------------------------------
-
-# Every process this run started, and their children (nginx workers, h2o helpers).
-tree_pids() {
-  local p
-  for p in "$@"; do
-    [[ -d /proc/$p ]] || continue
-    echo "$p"
-    local kids
-    kids=$(pgrep -P "$p" || true)
-    # shellcheck disable=SC2086  # a list of pids: splitting is the point
-    tree_pids $kids
-  done
-}
-
-stop_pid() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  local rest
-  rest=$(tree_pids "$pid")
-  # shellcheck disable=SC2086  # a list of pids
-  [[ -n $rest ]] && kill -KILL $rest 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Starts "$@" pinned to CPU $1 with output in $WORK/$2.log; sets LAST_PID.
-start_pinned() {
-  local cpu=$1 name=$2
-  shift 2
-  taskset -c "$cpu" "$@" >"$WORK/$name.log" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
-# Waits until 127.0.0.1:$1 accepts connections (5 s at most) while $2 is alive.
-wait_port() {
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 # Fills @NAME@ placeholders of a config template.
 render() {
   sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$2#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
-      -e "s#@ADMIN_PORT@#$ADMIN_PORT#g" -e "s#@IO@#${3:-}#g" -e "s#@USER@#$(id -un)#g" "$1"
+      -e "s#@ADMIN_PORT@#$ADMIN_PORT#g" -e "s#@IO@#${3:-}#g" -e "s#@USER@#$(id -un)#g" \
+      -e "s#@WORKERS@#1#g" -e "s#@MAXCONN@#4096#g" -e "s#@ACCESS_LOG@##g" "$1"
 }
 
 # --- measurement -------------------------------------------------------------------------
-
-# Sum of utime+stime clock ticks over the given processes (all their threads included);
-# with FIELD=user only utime.
-cpu_ticks() {
-  local total=0 p f
-  for p in "$@"; do
-    # Fields after "(comm)": state is 1st, utime 12th, stime 13th.
-    f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-    # shellcheck disable=SC2086  # split the stat line into fields
-    set -- $f
-    if [[ ${FIELD:-} == user ]]; then total=$((total + ${12})); else total=$((total + ${12} + ${13})); fi
-  done
-  echo "$total"
-}
-
-# "busy total" jiffies of one CPU from /proc/stat (busy = all but idle and iowait).
-cpu_line() {
-  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
-}
-
-# wrk latency ("812.00us", "1.26ms", "1.02s") in milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    u = v; sub(/^[0-9.]+/, "", u); n = v + 0
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.2f", n }'
-}
-
-# Waits (QUIET_WAIT seconds at most, default 60) until neither bench CPU is busier than 10%
-# with work that is not ours: a compile or test running beside the bench skews every number.
-wait_quiet() {
-  local deadline=$((SECONDS + ${QUIET_WAIT:-60})) a b c d busy
-  while :; do
-    a=$(cpu_line "$PROXY_CPU"); c=$(cpu_line "$LOAD_CPU")
-    sleep 1
-    b=$(cpu_line "$PROXY_CPU"); d=$(cpu_line "$LOAD_CPU")
-    busy=$(awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN { split(a, w, " "); split(b, x, " ");
-      split(c, y, " "); split(d, z, " "); p = (x[1] - w[1]) / (x[2] - w[2] + 1e-9);
-      l = (z[1] - y[1]) / (z[2] - y[2] + 1e-9); printf "%.0f", 100 * (p > l ? p : l) }')
-    ((busy <= 10)) && return 0
-    if ((SECONDS >= deadline)); then
-      log "warning: CPUs still ${busy}% busy with other work; measuring anyway"
-      return 0
-    fi
-  done
-}
 
 # Runs wrk pinned to the load CPU; its user+sys seconds go to $3.time.
 run_wrk() {  # url duration output-file
@@ -169,7 +65,7 @@ run_wrk() {  # url duration output-file
 measure() {
   local name=$1 url=$2 pid=$3
   local check
-  wait_quiet
+  wait_quiet "$PROXY_CPU" "$LOAD_CPU"
   check=$(curl -s -i --max-time 2 "$url" || true)
   if ! grep -q 'pong' <<<"$check"; then
     log "$name: $url did not answer the pong; skipping (see $WORK/$name.log)"
@@ -193,12 +89,8 @@ measure() {
   l1=$(cpu_line "$LOAD_CPU"); p1=$(cpu_line "$PROXY_CPU")
 
   local reqs rps p50 p99 errs other
-  reqs=$(awk '/requests in/ { print $1 }' "$w")
-  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$w")
-  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$w")")
-  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$w")")
-  errs=$(awk '/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
-              /Non-2xx/ { e += $NF } END { print e + 0 }' "$w")
+  reqs=$(wrk_field "$w" reqs) rps=$(wrk_field "$w" rps) errs=$(wrk_field "$w" errors)
+  p50=$(wrk_field "$w" p50) p99=$(wrk_field "$w" p99)
   [[ -n $reqs && $reqs -gt 0 ]] || { log "$name: wrk produced no requests"; cat "$w" >&2; return 1; }
   # Busy time on the proxy's CPU that was not the proxy: other tenants of the machine (for
   # "direct", where nothing of ours runs there, all of that CPU's busy time).
@@ -235,7 +127,7 @@ measure() {
     wait "$sp" 2>/dev/null || true
     local calls sreqs
     calls=$(awk '$NF == "total" { print $4 }' "$st" 2>/dev/null || true)
-    sreqs=$(awk '/requests in/ { print $1 }' "$st-wrk")
+    sreqs=$(wrk_field "$st-wrk" reqs)
     if [[ -n $calls && -n $sreqs && $sreqs -gt 0 ]]; then
       R[$k.sys]=$(awk -v c="$calls" -v r="$sreqs" 'BEGIN { printf "%.2f", c / r }')
     fi
@@ -286,7 +178,7 @@ ensure_backend() {
     wait "$BACKEND_PID" 2>/dev/null || log "service1 exit status $?"
   fi
   BACKEND_STARTS=$((BACKEND_STARTS + 1))
-  start_pinned "$LOAD_CPU" "backend.$BACKEND_STARTS" \
+  start_on "$LOAD_CPU" "backend.$BACKEND_STARTS" \
     "$SERVICE1" --listen "127.0.0.1:$BACKEND_PORT" --workers 1 --io auto
   BACKEND_PID=$LAST_PID
   wait_port "$BACKEND_PORT" "$BACKEND_PID" || die "service1 did not start: $(cat "$WORK/backend.$BACKEND_STARTS.log")"
@@ -297,7 +189,7 @@ ensure_backend
 run_row() {
   local name=$1 port=$2 path=$3
   shift 3
-  start_pinned "$PROXY_CPU" "$name" "$@"
+  start_on "$PROXY_CPU" "$name" "$@"
   local pid=$LAST_PID
   if wait_port "$port" "$pid"; then
     sleep 0.3  # let multi-process servers finish starting their workers
@@ -421,15 +313,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "points are dropped, and the row shows the remaining round with the median CPU µs/req (round"
   echo "column; last column: min-max of CPU µs/req over those clean rounds and their count)."
   echo
-  echo "<details><summary>wrk output per row</summary>"
-  echo
-  for n in "${ROWS[@]}"; do
-    echo "#### $n"
-    echo '```'
-    cat "$WORK/$n.wrk"
-    echo '```'
-  done
-  echo "</details>"
+  wrk_details "$WORK" "${ROWS[@]}"
 } >"$OUT"
 echo
 table

@@ -25,116 +25,19 @@ SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 BASE_PORT=${BASE_PORT:-18500}
 OUT=${OUT:-$ROOT/bench/results/services-$(date +%Y%m%d).md}
-CLK_TCK=$(getconf CLK_TCK)
 PONG='{"service":"service1","message":"pong"}'
 
 WORK=$(mktemp -d /tmp/services-bench.XXXXXX)
-declare -a PIDS=()
+BENCH_NAME=services_bench
+PREC=3  # latencies with 3 decimals: this server answers in ~0.25 ms
+# shellcheck source=../lib/bench_lib.sh
+source "$ROOT/bench/lib/bench_lib.sh"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
 declare -A ROW=()   # ROW[name.field]
 ROWS=()
 
-log() { printf '[services_bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# --- processes ---------------------------------------------------------------------------
-
-# The given pids and all their descendants (nginx master + worker).
-tree_pids() {
-  local p kids
-  for p in "$@"; do
-    [[ -d /proc/$p ]] || continue
-    echo "$p"
-    kids=$(pgrep -P "$p" || true)
-    # shellcheck disable=SC2086  # a list of pids: splitting is the point
-    tree_pids $kids
-  done
-}
-
-# SIGTERM, up to 5 s for a clean exit, then SIGKILL whatever of its tree is left.
-stop_pid() {
-  local pid=$1 i rest
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  rest=$(tree_pids "$pid")
-  # shellcheck disable=SC2086
-  [[ -n $rest ]] && kill -KILL $rest 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
-# Waits until 127.0.0.1:$1 accepts connections (5 s at most) while pid $2 is alive.
-wait_port() {
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 # --- measurement -------------------------------------------------------------------------
-
-# Sum of utime+stime clock ticks of the given processes (a process's line covers its threads).
-cpu_ticks() {
-  local total=0 p f
-  for p in "$@"; do
-    # After "(comm) ": state is field 1, utime 12, stime 13 (proc(5) fields 14 and 15).
-    f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-    # shellcheck disable=SC2086
-    set -- $f
-    total=$((total + ${12} + ${13}))
-  done
-  echo "$total"
-}
-
-# "busy total" jiffies of one CPU from /proc/stat (busy = all but idle and iowait).
-cpu_line() {
-  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
-}
-
-# Busy percentage of a CPU between two cpu_line samples.
-busy_pct() {
-  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
-    printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2] + 1e-9) }'
-}
-
-# wrk latency ("812.00us", "1.26ms", "1.02s") in milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    u = v; sub(/^[0-9.]+/, "", u); n = v + 0
-    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-    printf "%.3f", n }'
-}
-
-# Waits (QUIET_WAIT s at most, default 60) until neither CPU is more than 10% busy: a build or
-# test running beside the bench skews every number.
-wait_quiet() {
-  local deadline=$((SECONDS + ${QUIET_WAIT:-60})) a b c d busy
-  while :; do
-    a=$(cpu_line "$SERVER_CPU"); c=$(cpu_line "$LOAD_CPU")
-    sleep 1
-    b=$(cpu_line "$SERVER_CPU"); d=$(cpu_line "$LOAD_CPU")
-    busy=$(( $(busy_pct "$a" "$b") > $(busy_pct "$c" "$d") ? $(busy_pct "$a" "$b") : $(busy_pct "$c" "$d") ))
-    ((busy <= 10)) && return 0
-    if ((SECONDS >= deadline)); then
-      log "warning: CPUs still ${busy}% busy with other work; measuring anyway"
-      return 0
-    fi
-  done
-}
 
 run_wrk() {  # url duration output-file
   taskset -c "$LOAD_CPU" timeout 120 wrk -t1 -c"$CONNS" -d"$2" --latency "$1" >"$3" 2>&1
@@ -143,7 +46,7 @@ run_wrk() {  # url duration output-file
 # Measures the server running as $3 (with its children) at URL $2.
 measure() {
   local name=$1 url=$2 pid=$3 body
-  wait_quiet
+  wait_quiet "$SERVER_CPU" "$LOAD_CPU"
   body=$(curl -s --max-time 2 "$url" || true)
   if [[ $body != "$PONG" ]]; then
     log "$name: $url answered '$body', not the pong; skipping"
@@ -157,14 +60,13 @@ measure() {
   t1=$(cpu_ticks "${procs[@]}"); s1=$(cpu_line "$SERVER_CPU"); l1=$(cpu_line "$LOAD_CPU")
 
   local w=$WORK/$name.wrk reqs
-  reqs=$(awk '/requests in/ { print $1 }' "$w")
+  reqs=$(wrk_field "$w" reqs)
   [[ -n $reqs && $reqs -gt 0 ]] || { log "$name: wrk produced no requests"; cat "$w" >&2; return 1; }
   ROW[$name.reqs]=$reqs
-  ROW[$name.rps]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$w")
-  ROW[$name.p50]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$w")")
-  ROW[$name.p99]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$w")")
-  ROW[$name.errs]=$(awk '/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
-                         /Non-2xx/ { e += $NF } END { print e + 0 }' "$w")
+  ROW[$name.rps]=$(printf '%.0f' "$(wrk_field "$w" rps)")
+  ROW[$name.p50]=$(wrk_field "$w" p50)
+  ROW[$name.p99]=$(wrk_field "$w" p99)
+  ROW[$name.errs]=$(wrk_field "$w" errors)
   ROW[$name.cpu]=$(awk -v d=$((t1 - t0)) -v r="$reqs" -v hz="$CLK_TCK" \
     'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
   ROW[$name.scpu]=$(busy_pct "$s0" "$s1")
@@ -299,15 +201,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "by the server (other tenants; above ~5% the row is suspect). errors = wrk socket errors +"
   echo "non-2xx responses. Before each row the script waits (up to QUIET_WAIT s) for idle CPUs."
   echo
-  echo "<details><summary>wrk output per row</summary>"
-  echo
-  for n in "${ROWS[@]}"; do
-    echo "#### $n"
-    echo '```'
-    cat "$WORK/$n.wrk"
-    echo '```'
-  done
-  echo "</details>"
+  wrk_details "$WORK" "${ROWS[@]}"
 } >"$OUT"
 echo
 table

@@ -1,4 +1,5 @@
 // Admin HTTP endpoints over the shared net/ HTTP server.
+// Runs on its own thread and reads the proxy only through AdminSource.
 #include "proxy/admin/admin_server.h"
 
 #include <unistd.h>

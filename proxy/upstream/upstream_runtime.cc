@@ -1,4 +1,5 @@
 // Server selection among healthy, non-ejected servers; passive outlier ejection; retry budget.
+// Per worker and single-threaded: no atomics, no locks on the pick path.
 #include "proxy/upstream/upstream_runtime.h"
 
 #include <sys/random.h>

@@ -1,4 +1,5 @@
 // service1: answers /ping with {"service":"service1","message":"pong"} and serves /metrics.
+// Everything but the name and port lives in services/service_runner.cc.
 #include "services/service_runner.h"
 
 int main(int argc, char** argv) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 namespace ringway::e2e {
 
@@ -30,31 +31,31 @@ const ServerStatusView* StatusView::server(std::string_view upstream_name,
 
 namespace {
 
-using T = JsonValue::Type;
+using Json = nlohmann::json;
 
 // Reads the typed members of one object; remembers the first missing or mistyped key.
 struct SchemaReader {
-  const JsonValue& obj;
+  const Json& obj;
   std::string& missing;
-  const JsonValue* get(const char* key, T type) {
-    const JsonValue& v = obj[key];
-    if (!obj.has(key) || !v.is(type)) {
+  const Json* get(const char* key, bool (Json::*is_type)() const noexcept) {
+    auto it = obj.find(key);
+    if (it == obj.end() || !((*it).*is_type)()) {
       if (missing.empty()) missing = key;
       return nullptr;
     }
-    return &v;
+    return &*it;
   }
   void str(const char* key, std::string* out) {
-    if (const JsonValue* v = get(key, T::kString)) *out = v->as_string();
+    if (const Json* v = get(key, &Json::is_string)) *out = v->get<std::string>();
   }
   void boolean(const char* key, bool* out) {
-    if (const JsonValue* v = get(key, T::kBool)) *out = v->as_bool();
+    if (const Json* v = get(key, &Json::is_boolean)) *out = v->get<bool>();
   }
   void integer(const char* key, int64_t* out) {
-    if (const JsonValue* v = get(key, T::kNumber)) *out = static_cast<int64_t>(v->as_number());
+    if (const Json* v = get(key, &Json::is_number_integer)) *out = v->get<int64_t>();
   }
   void number(const char* key, double* out) {
-    if (const JsonValue* v = get(key, T::kNumber)) *out = v->as_number();
+    if (const Json* v = get(key, &Json::is_number)) *out = v->get<double>();
   }
 };
 
@@ -67,15 +68,14 @@ std::optional<StatusView> fetch_status(int admin_port, std::string* error) {
   };
   net::FetchResult r = http_get(admin_port, "/status", {}, 5000);
   if (r.status != 200) return fail("GET /status: " + std::to_string(r.status) + " " + r.error);
-  std::string json_error;
-  std::optional<JsonValue> doc = JsonValue::parse(r.body, &json_error);
-  if (!doc) return fail("/status is not JSON (" + json_error + "): " + r.body);
+  Json doc = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return fail("/status is not JSON: " + r.body);
   StatusView view;
   view.raw = r.body;
   std::string missing;
-  const JsonValue& ups = (*doc)["upstreams"];
-  if (!ups.is(T::kArray)) return fail("/status has no upstreams array: " + r.body);
-  for (const JsonValue& u : ups.items()) {
+  auto ups = doc.find("upstreams");
+  if (ups == doc.end() || !ups->is_array()) return fail("/status has no upstreams array: " + r.body);
+  for (const Json& u : *ups) {
     UpstreamStatusView& uv = view.upstreams.emplace_back();
     SchemaReader ur{u, missing};
     ur.str("name", &uv.name);
@@ -83,8 +83,9 @@ std::optional<StatusView> fetch_status(int admin_port, std::string* error) {
     ur.str("health_check", &uv.health_check);
     ur.str("resolve_error", &uv.resolve_error);
     ur.integer("healthy_servers", &uv.healthy_servers);
-    if (!ur.get("servers", T::kArray)) continue;
-    for (const JsonValue& s : u["servers"].items()) {
+    const Json* servers = ur.get("servers", &Json::is_array);
+    if (!servers) continue;
+    for (const Json& s : *servers) {
       ServerStatusView& sv = uv.servers.emplace_back();
       SchemaReader sr{s, missing};
       sr.str("address", &sv.address);

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "tests/e2e/exposition.h"
-#include "tests/e2e/json_value.h"
 #include "tests/e2e/loopback.h"
 #include "tests/e2e/process.h"
 

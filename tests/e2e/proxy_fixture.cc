@@ -14,35 +14,47 @@
 #include <fstream>
 #include <regex>
 
+#include <yaml-cpp/yaml.h>
+
 #include "net/http_writer.h"
 
 namespace ringway::e2e {
 
+namespace {
+
+// A test's flow-map fragment ("max_body_bytes: 10") as a YAML map node.
+YAML::Node fragment(const std::string& body) { return YAML::Load("{" + body + "}"); }
+
+}  // namespace
+
 std::string ProxyConfig::to_yaml() const {
-  std::string y;
-  y += "listen: [\"127.0.0.1:0\"]\n";
-  y += "admin: {listen: \"127.0.0.1:0\"}\n";
-  y += "workers: " + std::to_string(workers) + "\n";
-  if (!limits.empty()) y += "limits: {" + limits + "}\n";
-  if (!timeouts.empty()) y += "timeouts: {" + timeouts + "}\n";
-  if (!headers.empty()) y += "headers: " + headers + "\n";
-  y += "upstreams:\n";
+  YAML::Node root;
+  root["listen"].push_back("127.0.0.1:0");
+  root["admin"]["listen"] = "127.0.0.1:0";
+  root["workers"] = workers;
+  if (!limits.empty()) root["limits"] = fragment(limits);
+  if (!timeouts.empty()) root["timeouts"] = fragment(timeouts);
+  if (!headers.empty()) root["headers"] = YAML::Load(headers);
+  YAML::Node ups(YAML::NodeType::Map);
   for (const UpstreamSpec& u : upstreams) {
-    y += "  " + u.name + ": {servers: [";
-    for (size_t i = 0; i < u.servers.size(); ++i) {
-      if (i) y += ", ";
-      y += "\"" + u.servers[i] + "\"";
-    }
-    y += "], health_check: " + u.health_check;
-    if (!u.extra.empty()) y += ", " + u.extra;
-    y += "}\n";
+    YAML::Node node = u.extra.empty() ? YAML::Node(YAML::NodeType::Map) : fragment(u.extra);
+    for (const std::string& server : u.servers) node["servers"].push_back(server);
+    node["health_check"] = YAML::Load(u.health_check);
+    ups[u.name] = node;
   }
-  y += "routes:\n";
+  root["upstreams"] = ups;
+  YAML::Node rs(YAML::NodeType::Sequence);
   for (const RouteSpec& r : routes) {
-    y += "  - {prefix: \"" + r.prefix + "\", upstream: " + r.upstream +
-         ", strip_prefix: " + (r.strip_prefix ? "true" : "false") + "}\n";
+    YAML::Node route;
+    route["prefix"] = r.prefix;
+    route["upstream"] = r.upstream;
+    route["strip_prefix"] = r.strip_prefix;
+    rs.push_back(route);
   }
-  return y;
+  root["routes"] = rs;
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
 }
 
 TempDir::TempDir() {

@@ -1,4 +1,4 @@
-// Tests for proxy/config* and net/duration.*: defaults, every key read back, and the exact
+// Tests for proxy/config/* and base/duration.*: defaults, every key read back, and the exact
 // FILE:LINE:COL messages --check-config prints for each kind of mistake.
 #include "proxy/config/config.h"
 

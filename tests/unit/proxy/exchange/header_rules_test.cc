@@ -1,4 +1,4 @@
-// Tests for proxy/header_rules.*: the exact bytes of the upstream request head and the client
+// Tests for proxy/exchange/header_rules.*: the exact bytes of the upstream request head and the client
 // response head built from heads parsed out of real bytes by net::HttpParser, and which
 // incoming X-Request-Id values are safe to echo.
 #include "proxy/exchange/header_rules.h"

@@ -1,4 +1,4 @@
-// Tests for proxy/router.*: longest-prefix matching, the bare "/prefix" rule for prefixes
+// Tests for proxy/exchange/router.*: longest-prefix matching, the bare "/prefix" rule for prefixes
 // ending in '/', indexes into the configured order, and copies.
 #include "proxy/exchange/router.h"
 

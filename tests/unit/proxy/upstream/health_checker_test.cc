@@ -1,4 +1,4 @@
-// Tests for proxy/health_checker.*: real loopback servers (answering a status, hanging, or a closed
+// Tests for proxy/upstream/health_*: real loopback servers (answering a status, hanging, or a closed
 // port) probed at 50 ms intervals; state flips, counters, reload and DNS changes via published
 // snapshots.
 #include "proxy/upstream/health_checker.h"

@@ -1,4 +1,4 @@
-// Tests for proxy/resolver.*: the RINGWAY_HOSTS_FILE hook (format, re-reading, errors, fallback to
+// Tests for proxy/upstream/resolver.*: the RINGWAY_HOSTS_FILE hook (format, re-reading, errors, fallback to
 // getaddrinfo), IP literals, and the resolver thread's batches.
 #include "proxy/upstream/resolver.h"
 

@@ -1,5 +1,5 @@
-// Tests for proxy/balancer.*: how a server comes back after trouble. An unmeasured or stale
-// p2c estimate borrows the rival's, failures stop counting once a success arrives, and an
+// Tests for proxy/upstream/upstream_runtime.*: how a server comes back after trouble. An unmeasured
+// or stale p2c estimate borrows the rival's, failures stop counting once a success arrives, and an
 // active-check recovery or an ejection clears the passive penalty (found by the health e2e tests).
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "metrics/registry.h"
+#include "tests/unit/proxy/upstream/upstream_fixture.h"
 #include "proxy/upstream/upstream_runtime.h"
 #include "proxy/proxy_metrics.h"
 
@@ -16,24 +17,10 @@ namespace ringway::proxy {
 namespace {
 
 using base::TimePoint;
+using test_support::at;
+using test_support::members;
 
-TimePoint at(base::Millis ms) {
-  return TimePoint{ms};
-}
-
-UpstreamMembers members(const std::vector<std::string>& labels,
-                        const std::vector<uint8_t>& healthy) {
-  UpstreamMembers m;
-  for (const std::string& l : labels) {
-    ServerAddress a;
-    a.label = a.configured = l;
-    m.servers.push_back(a);
-  }
-  m.healthy = healthy;
-  return m;
-}
-
-class BalancerRecoveryTest : public ::testing::Test {
+class UpstreamRecoveryTest : public ::testing::Test {
  protected:
   UpstreamRuntime& make(BalancePolicy policy) {
     config_.name = "u";
@@ -57,7 +44,7 @@ class BalancerRecoveryTest : public ::testing::Test {
   std::unique_ptr<UpstreamRuntime> rt_;
 };
 
-TEST_F(BalancerRecoveryTest, P2CGivesAnUnmeasuredServerItsShare) {
+TEST_F(UpstreamRecoveryTest, P2CGivesAnUnmeasuredServerItsShare) {
   // A LAN peer answering in 0.05 ms must not starve a newcomer scored by a fixed 1 ms guess.
   UpstreamRuntime& rt = make(BalancePolicy::kP2C);
   rt.on_success(server(0), 0.05);
@@ -66,7 +53,7 @@ TEST_F(BalancerRecoveryTest, P2CGivesAnUnmeasuredServerItsShare) {
   EXPECT_GT(counts["a"], 300);
 }
 
-TEST_F(BalancerRecoveryTest, P2CRemeasuresAServerWhoseEstimateWentStale) {
+TEST_F(UpstreamRecoveryTest, P2CRemeasuresAServerWhoseEstimateWentStale) {
   UpstreamRuntime& rt = make(BalancePolicy::kP2C);
   rt.on_success(server(0), 0.05);
   rt.on_success(server(1), 0.05);
@@ -82,7 +69,7 @@ TEST_F(BalancerRecoveryTest, P2CRemeasuresAServerWhoseEstimateWentStale) {
   EXPECT_GT(count_picks(1000, at(1500))["b"], 300);
 }
 
-TEST_F(BalancerRecoveryTest, EstimatesAreComparedAsIsWhenBothAreStale) {
+TEST_F(UpstreamRecoveryTest, EstimatesAreComparedAsIsWhenBothAreStale) {
   // Low traffic: both last chosen long ago, at the same time. The faster one still wins; only
   // then is the other one stale next to it, and gets one re-measurement.
   UpstreamRuntime& rt = make(BalancePolicy::kP2C);
@@ -92,7 +79,7 @@ TEST_F(BalancerRecoveryTest, EstimatesAreComparedAsIsWhenBothAreStale) {
   EXPECT_LE(count_picks(100, at(100000))["b"], 1);
 }
 
-TEST_F(BalancerRecoveryTest, EjectionReplacesTheLatencyPenalty) {
+TEST_F(UpstreamRecoveryTest, EjectionReplacesTheLatencyPenalty) {
   UpstreamRuntime& rt = make(BalancePolicy::kRoundRobin);
   rt.on_success(server(1), 2.0);
   for (int i = 0; i < 2; ++i) rt.on_failure(server(1), at(0), "reset");
@@ -101,7 +88,7 @@ TEST_F(BalancerRecoveryTest, EjectionReplacesTheLatencyPenalty) {
   EXPECT_DOUBLE_EQ(server(1).ewma_ms, 0.0);  // back from ejection unmeasured, on probation
 }
 
-TEST_F(BalancerRecoveryTest, ActiveRecoveryClearsEjectionAndPenalty) {
+TEST_F(UpstreamRecoveryTest, ActiveRecoveryClearsEjectionAndPenalty) {
   UpstreamRuntime& rt = make(BalancePolicy::kP2C);
   rt.on_failure(server(1), at(0), "connect: refused");
   rt.on_failure(server(1), at(0), "connect: refused");

@@ -1,4 +1,4 @@
-// Tests for proxy/balancer.*: the three pick policies, health and ejection filtering, panic mode,
+// Tests for proxy/upstream/upstream_runtime.*: the three pick policies, health and ejection filtering, panic mode,
 // passive outlier ejection (scaling, caps, max_ejection_percent), membership updates, the
 // exclude parameter, the retry budget and the ejection metric. Time is injected as TimePoints.
 #include "proxy/upstream/upstream_runtime.h"
@@ -10,29 +10,15 @@
 #include <vector>
 
 #include "metrics/registry.h"
+#include "tests/unit/proxy/upstream/upstream_fixture.h"
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
 namespace {
 
 using base::TimePoint;
-
-TimePoint at(base::Millis ms) {
-  return TimePoint{ms};
-}
-
-UpstreamMembers members(const std::vector<std::string>& labels,
-                        const std::vector<uint8_t>& healthy = {}) {
-  UpstreamMembers m;
-  for (const std::string& l : labels) {
-    ServerAddress a;
-    a.label = l;
-    a.configured = l;
-    m.servers.push_back(a);
-  }
-  m.healthy = healthy;
-  return m;
-}
+using test_support::at;
+using test_support::members;
 
 UpstreamConfig upstream(BalancePolicy policy, int consecutive_failures = 3,
                         base::Millis base_ejection = 1000, base::Millis max_ejection = 300000,
@@ -47,7 +33,7 @@ UpstreamConfig upstream(BalancePolicy policy, int consecutive_failures = 3,
   return c;
 }
 
-class BalancerTest : public ::testing::Test {
+class UpstreamRuntimeTest : public ::testing::Test {
  protected:
   // Builds the runtime and applies the membership in one go.
   UpstreamRuntime& make(const UpstreamConfig& c, const UpstreamMembers& m) {
@@ -80,14 +66,14 @@ class BalancerTest : public ::testing::Test {
   std::unique_ptr<UpstreamRuntime> rt_;
 };
 
-TEST_F(BalancerTest, EmptyUpstreamPicksNothing) {
+TEST_F(UpstreamRuntimeTest, EmptyUpstreamPicksNothing) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({}));
   UpstreamRuntime::Pick p = rt.pick(at(0), nullptr);
   EXPECT_EQ(p.server, nullptr);
   EXPECT_FALSE(p.panic);
 }
 
-TEST_F(BalancerTest, RoundRobinAlternatesExactly) {
+TEST_F(UpstreamRuntimeTest, RoundRobinAlternatesExactly) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kRoundRobin), members({"a", "b"}));
   for (int i = 0; i < 10; ++i) {
     UpstreamRuntime::Pick p = rt.pick(at(0), nullptr);
@@ -97,14 +83,14 @@ TEST_F(BalancerTest, RoundRobinAlternatesExactly) {
   }
 }
 
-TEST_F(BalancerTest, RoundRobinCyclesThreeServersInOrder) {
+TEST_F(UpstreamRuntimeTest, RoundRobinCyclesThreeServersInOrder) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kRoundRobin), members({"a", "b", "c"}));
   std::string seq;
   for (int i = 0; i < 9; ++i) seq += rt.pick(at(0), nullptr).server->address.label;
   EXPECT_EQ(seq, "abcabcabc");
 }
 
-TEST_F(BalancerTest, LeastRequestPicksMinimumInFlight) {
+TEST_F(UpstreamRuntimeTest, LeastRequestPicksMinimumInFlight) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kLeastRequest), members({"a", "b", "c"}));
   server(0).in_flight = 3;
   server(1).in_flight = 1;
@@ -114,7 +100,7 @@ TEST_F(BalancerTest, LeastRequestPicksMinimumInFlight) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(rt.pick(at(0), nullptr).server, &server(2)) << i;
 }
 
-TEST_F(BalancerTest, LeastRequestSpreadsTiesAndNeverPicksBusier) {
+TEST_F(UpstreamRuntimeTest, LeastRequestSpreadsTiesAndNeverPicksBusier) {
   make(upstream(BalancePolicy::kLeastRequest), members({"a", "b", "c"}));
   server(0).in_flight = 1;
   server(1).in_flight = 1;
@@ -126,7 +112,7 @@ TEST_F(BalancerTest, LeastRequestSpreadsTiesAndNeverPicksBusier) {
   EXPECT_EQ(counts["a"] + counts["b"], 300);
 }
 
-TEST_F(BalancerTest, P2CAvoidsServerWithTenfoldLatency) {
+TEST_F(UpstreamRuntimeTest, P2CAvoidsServerWithTenfoldLatency) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"slow", "fast"}));
   rt.on_success(server(0), 10.0);
   rt.on_success(server(1), 1.0);
@@ -137,7 +123,7 @@ TEST_F(BalancerTest, P2CAvoidsServerWithTenfoldLatency) {
   EXPECT_EQ(counts["slow"] + counts["fast"], 10000);
 }
 
-TEST_F(BalancerTest, P2CSplitsEvenlyBetweenEqualServers) {
+TEST_F(UpstreamRuntimeTest, P2CSplitsEvenlyBetweenEqualServers) {
   make(upstream(BalancePolicy::kP2C), members({"a", "b"}));
   auto counts = count_picks(10000, at(0));
   // Binomial(10000, 0.5): sd = 50, so 4000..6000 is a 20-sigma band.
@@ -145,7 +131,7 @@ TEST_F(BalancerTest, P2CSplitsEvenlyBetweenEqualServers) {
   EXPECT_GT(counts["b"], 4000);
 }
 
-TEST_F(BalancerTest, P2CWeighsInFlightAgainstLatency) {
+TEST_F(UpstreamRuntimeTest, P2CWeighsInFlightAgainstLatency) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a", "b"}));
   rt.on_success(server(0), 2.0);
   rt.on_success(server(1), 2.0);
@@ -154,7 +140,7 @@ TEST_F(BalancerTest, P2CWeighsInFlightAgainstLatency) {
   EXPECT_EQ(counts["b"], 1000);
 }
 
-TEST_F(BalancerTest, EwmaMovesTowardNewSamples) {
+TEST_F(UpstreamRuntimeTest, EwmaMovesTowardNewSamples) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a"}));
   rt.on_success(server(0), 10.0);
   rt.on_success(server(0), 20.0);
@@ -164,7 +150,7 @@ TEST_F(BalancerTest, EwmaMovesTowardNewSamples) {
   EXPECT_DOUBLE_EQ(server(0).ewma_ms, 27.0);
 }
 
-TEST_F(BalancerTest, UnhealthyServersAreNeverPicked) {
+TEST_F(UpstreamRuntimeTest, UnhealthyServersAreNeverPicked) {
   for (BalancePolicy policy :
        {BalancePolicy::kP2C, BalancePolicy::kLeastRequest, BalancePolicy::kRoundRobin}) {
     UpstreamRuntime& rt = make(upstream(policy), members({"a", "sick", "c"}, {1, 0, 1}));
@@ -177,7 +163,7 @@ TEST_F(BalancerTest, UnhealthyServersAreNeverPicked) {
   }
 }
 
-TEST_F(BalancerTest, EjectedServerSkippedUntilEjectionEnds) {
+TEST_F(UpstreamRuntimeTest, EjectedServerSkippedUntilEjectionEnds) {
   UpstreamRuntime& rt =
       make(upstream(BalancePolicy::kRoundRobin, 3, 1000), members({"a", "b", "c"}));
   EXPECT_EQ(fail(server(1), 2, at(100)), 0);
@@ -197,7 +183,7 @@ TEST_F(BalancerTest, EjectedServerSkippedUntilEjectionEnds) {
   EXPECT_FALSE(rt.in_panic());
 }
 
-TEST_F(BalancerTest, SuccessResetsConsecutiveFailures) {
+TEST_F(UpstreamRuntimeTest, SuccessResetsConsecutiveFailures) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C, 3, 1000), members({"a", "b", "c"}));
   EXPECT_EQ(fail(server(0), 2, at(0)), 0);
   rt.on_success(server(0), 1.0);
@@ -207,7 +193,7 @@ TEST_F(BalancerTest, SuccessResetsConsecutiveFailures) {
   EXPECT_EQ(fail(server(0), 1, at(0)), 1);
 }
 
-TEST_F(BalancerTest, EjectionTimeScalesWithEjectionsAndCaps) {
+TEST_F(UpstreamRuntimeTest, EjectionTimeScalesWithEjectionsAndCaps) {
   make(upstream(BalancePolicy::kP2C, 1, 1000, 2500, 50), members({"a", "b", "c", "d"}));
   ServerRuntime& s = server(0);
   // base_ejection x times ejected, capped at max_ejection.
@@ -222,7 +208,7 @@ TEST_F(BalancerTest, EjectionTimeScalesWithEjectionsAndCaps) {
   EXPECT_EQ(s.ejections, 4);
 }
 
-TEST_F(BalancerTest, FailuresWhileEjectedDoNotExtendEjection) {
+TEST_F(UpstreamRuntimeTest, FailuresWhileEjectedDoNotExtendEjection) {
   make(upstream(BalancePolicy::kP2C, 1, 1000), members({"a", "b", "c"}));
   EXPECT_EQ(fail(server(0), 1, at(0)), 1);
   EXPECT_EQ(fail(server(0), 5, at(500)), 0);
@@ -230,7 +216,7 @@ TEST_F(BalancerTest, FailuresWhileEjectedDoNotExtendEjection) {
   EXPECT_EQ(server(0).ejections, 1);
 }
 
-TEST_F(BalancerTest, MaxEjectionPercentLimitsConcurrentEjections) {
+TEST_F(UpstreamRuntimeTest, MaxEjectionPercentLimitsConcurrentEjections) {
   // 2 servers at 50%: only one may be out at a time.
   make(upstream(BalancePolicy::kRoundRobin, 3, 1000, 300000, 50), members({"a", "b"}));
   EXPECT_EQ(fail(server(0), 3, at(0)), 1);
@@ -242,7 +228,7 @@ TEST_F(BalancerTest, MaxEjectionPercentLimitsConcurrentEjections) {
   EXPECT_FALSE(server(0).ejected(at(1000)));
 }
 
-TEST_F(BalancerTest, MaxEjectionPercentOfFourServers) {
+TEST_F(UpstreamRuntimeTest, MaxEjectionPercentOfFourServers) {
   make(upstream(BalancePolicy::kP2C, 1, 1000, 300000, 50), members({"a", "b", "c", "d"}));
   EXPECT_EQ(fail(server(0), 1, at(0)), 1);
   EXPECT_EQ(fail(server(1), 1, at(0)), 1);
@@ -250,7 +236,7 @@ TEST_F(BalancerTest, MaxEjectionPercentOfFourServers) {
   EXPECT_EQ(fail(server(3), 1, at(0)), 0);
 }
 
-TEST_F(BalancerTest, NeverEjectsTheLastUsableServer) {
+TEST_F(UpstreamRuntimeTest, NeverEjectsTheLastUsableServer) {
   UpstreamRuntime& rt =
       make(upstream(BalancePolicy::kRoundRobin, 1, 1000, 300000, 100), members({"a", "b", "c"}));
   EXPECT_EQ(fail(server(0), 1, at(0)), 1);
@@ -263,13 +249,13 @@ TEST_F(BalancerTest, NeverEjectsTheLastUsableServer) {
   }
 }
 
-TEST_F(BalancerTest, UnhealthyPeersLeaveTheLastHealthyServerInPlace) {
+TEST_F(UpstreamRuntimeTest, UnhealthyPeersLeaveTheLastHealthyServerInPlace) {
   make(upstream(BalancePolicy::kP2C, 1, 1000, 300000, 100), members({"a", "b", "c"}, {1, 0, 0}));
   EXPECT_EQ(fail(server(0), 3, at(0)), 0);
   EXPECT_FALSE(server(0).ejected(at(0)));
 }
 
-TEST_F(BalancerTest, SingleServerUpstreamIsNeverEjected) {
+TEST_F(UpstreamRuntimeTest, SingleServerUpstreamIsNeverEjected) {
   UpstreamRuntime& rt =
       make(upstream(BalancePolicy::kP2C, 1, 1000, 300000, 100), members({"only"}));
   EXPECT_EQ(fail(server(0), 20, at(0)), 0);
@@ -280,13 +266,13 @@ TEST_F(BalancerTest, SingleServerUpstreamIsNeverEjected) {
             std::string::npos);
 }
 
-TEST_F(BalancerTest, ZeroConsecutiveFailuresDisablesEjection) {
+TEST_F(UpstreamRuntimeTest, ZeroConsecutiveFailuresDisablesEjection) {
   make(upstream(BalancePolicy::kP2C, 0), members({"a", "b", "c"}));
   EXPECT_EQ(fail(server(0), 50, at(0)), 0);
   EXPECT_EQ(server(0).consecutive_failures, 0);
 }
 
-TEST_F(BalancerTest, PanicModeWhenAllUnhealthyPicksAmongAll) {
+TEST_F(UpstreamRuntimeTest, PanicModeWhenAllUnhealthyPicksAmongAll) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kRoundRobin), members({"a", "b"}, {0, 0}));
   std::string seq;
   for (int i = 0; i < 4; ++i) {
@@ -310,7 +296,7 @@ TEST_F(BalancerTest, PanicModeWhenAllUnhealthyPicksAmongAll) {
   EXPECT_NE(render().find("ringway_upstream_panic{upstream=\"u\"} 0\n"), std::string::npos);
 }
 
-TEST_F(BalancerTest, PanicHonorsExclude) {
+TEST_F(UpstreamRuntimeTest, PanicHonorsExclude) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a", "b"}, {0, 0}));
   for (int i = 0; i < 50; ++i) {
     UpstreamRuntime::Pick p = rt.pick(at(0), &server(0));
@@ -319,14 +305,14 @@ TEST_F(BalancerTest, PanicHonorsExclude) {
   }
 }
 
-TEST_F(BalancerTest, PanicWithSingleServerStillPicksIt) {
+TEST_F(UpstreamRuntimeTest, PanicWithSingleServerStillPicksIt) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a"}, {0}));
   UpstreamRuntime::Pick p = rt.pick(at(0), &server(0));
   EXPECT_EQ(p.server, &server(0));
   EXPECT_TRUE(p.panic);
 }
 
-TEST_F(BalancerTest, ExcludeHonoredWhenAnotherServerExists) {
+TEST_F(UpstreamRuntimeTest, ExcludeHonoredWhenAnotherServerExists) {
   for (BalancePolicy policy :
        {BalancePolicy::kP2C, BalancePolicy::kLeastRequest, BalancePolicy::kRoundRobin}) {
     UpstreamRuntime& rt = make(upstream(policy), members({"a", "b"}));
@@ -337,14 +323,14 @@ TEST_F(BalancerTest, ExcludeHonoredWhenAnotherServerExists) {
   }
 }
 
-TEST_F(BalancerTest, ExcludedServerPickedWhenItIsTheOnlyEligibleOne) {
+TEST_F(UpstreamRuntimeTest, ExcludedServerPickedWhenItIsTheOnlyEligibleOne) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a", "b"}, {1, 0}));
   UpstreamRuntime::Pick p = rt.pick(at(0), &server(0));
   EXPECT_EQ(p.server, &server(0));
   EXPECT_FALSE(p.panic);
 }
 
-TEST_F(BalancerTest, ApplyKeepsStatsOfPersistingServersAndMarksRemoved) {
+TEST_F(UpstreamRuntimeTest, ApplyKeepsStatsOfPersistingServersAndMarksRemoved) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a", "b"}));
   ServerRuntimePtr a = rt.share(&server(0));
   ServerRuntimePtr b = rt.share(&server(1));
@@ -372,7 +358,7 @@ TEST_F(BalancerTest, ApplyKeepsStatsOfPersistingServersAndMarksRemoved) {
   for (int i = 0; i < 50; ++i) EXPECT_NE(rt.pick(at(0), nullptr).server, b.get());
 }
 
-TEST_F(BalancerTest, ApplyWithoutHealthVectorTreatsServersAsHealthy) {
+TEST_F(UpstreamRuntimeTest, ApplyWithoutHealthVectorTreatsServersAsHealthy) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kRoundRobin), members({"a", "b"}, {0, 0}));
   rt.apply(rt.config(), members({"a", "b"}));
   EXPECT_TRUE(server(0).healthy);
@@ -380,7 +366,7 @@ TEST_F(BalancerTest, ApplyWithoutHealthVectorTreatsServersAsHealthy) {
   EXPECT_FALSE(rt.pick(at(0), nullptr).panic);
 }
 
-TEST_F(BalancerTest, RetryBudgetStartsAtTenAndSpendsOnePerRetry) {
+TEST_F(UpstreamRuntimeTest, RetryBudgetStartsAtTenAndSpendsOnePerRetry) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a"}));
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(rt.take_retry()) << i;
   EXPECT_FALSE(rt.take_retry());
@@ -391,14 +377,14 @@ TEST_F(BalancerTest, RetryBudgetStartsAtTenAndSpendsOnePerRetry) {
   EXPECT_FALSE(rt.take_retry());
 }
 
-TEST_F(BalancerTest, RetryBudgetCapsAtTen) {
+TEST_F(UpstreamRuntimeTest, RetryBudgetCapsAtTen) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a"}));
   for (int i = 0; i < 1000; ++i) rt.on_request();
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(rt.take_retry()) << i;
   EXPECT_FALSE(rt.take_retry());
 }
 
-TEST_F(BalancerTest, TenRequestsEarnTwoRetries) {
+TEST_F(UpstreamRuntimeTest, TenRequestsEarnTwoRetries) {
   UpstreamRuntime& rt = make(upstream(BalancePolicy::kP2C), members({"a"}));
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(rt.take_retry());
   ASSERT_FALSE(rt.take_retry());
@@ -410,7 +396,7 @@ TEST_F(BalancerTest, TenRequestsEarnTwoRetries) {
   EXPECT_FALSE(rt.take_retry());
 }
 
-TEST_F(BalancerTest, EjectionCounterMetricIncrements) {
+TEST_F(UpstreamRuntimeTest, EjectionCounterMetricIncrements) {
   make(upstream(BalancePolicy::kP2C, 2, 1000),
        members({"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"}));
   const std::string zero =

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Checks the benchmark harness's parts without running a benchmark: bench_lib.sh's parsing and
+# CPU helpers, the sized backend's bodies, conn_hold.py, callgrind.sh and report.py.
+#
+# Usage: tests/bench/bench_harness_test.sh BIN_DIR     (exit 77 = skipped: a tool is missing)
+set -euo pipefail
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/bench-harness-test.XXXXXX)
+BENCH_NAME=bench_harness_test
+# shellcheck source=../../bench/lib/bench_lib.sh
+source "$ROOT/bench/lib/bench_lib.sh"
+trap bench_cleanup EXIT
+for tool in curl python3; do command -v $tool >/dev/null || { echo "skipped: $tool missing"; exit 77; }; done
+
+FAILS=0
+expect() {  # what expected actual
+  if [[ $2 == "$3" ]]; then echo "ok: $1"; else echo "FAIL: $1: expected '$2', got '$3'"; FAILS=$((FAILS + 1)); fi
+}
+
+# --- bench_lib.sh ------------------------------------------------------------------------
+expect "to_ms us" 0.81 "$(to_ms 812.00us)"
+expect "to_ms ms" 1.26 "$(to_ms 1.26ms)"
+expect "to_ms s" 1020.00 "$(to_ms 1.02s)"
+expect "to_ms 3 decimals" 0.247 "$(PREC=3 to_ms 247.00us)"
+expect "cpu_numbers" "0 1 2 5" "$(cpu_numbers 0-2,5 | tr '\n' ' ' | sed 's/ $//')"
+expect "cpu_numbers all" "$(nproc)" "$(cpu_numbers all | wc -l)"
+cat >"$WORK/sample.wrk" <<'OUT'
+Running 2s test @ http://127.0.0.1:18604/service1/size/100
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   708.78us  276.02us   7.09ms   84.08%
+  Latency Distribution
+     50%  691.00us
+     75%  781.00us
+     90%    0.94ms
+     99%    1.33ms
+  133368 requests in 2.00s, 93.48MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:  66670.13
+Transfer/sec:     46.74MB
+wrk_stats: 98017280 2210
+OUT
+expect "wrk reqs" 133368 "$(wrk_field "$WORK/sample.wrk" reqs)"
+expect "wrk rps" 66670.13 "$(wrk_field "$WORK/sample.wrk" rps)"
+expect "wrk p50" 0.69 "$(wrk_field "$WORK/sample.wrk" p50)"
+expect "wrk p99" 1.33 "$(wrk_field "$WORK/sample.wrk" p99)"
+expect "wrk p99.9 from wrk_stats.lua" 2.21 "$(wrk_field "$WORK/sample.wrk" p999)"
+expect "wrk bytes" 98017280 "$(wrk_field "$WORK/sample.wrk" bytes)"
+expect "wrk errors" 9 "$(wrk_field "$WORK/sample.wrk" errors)"
+busy=$(busy_pct "50 100" "150 300")
+expect "busy_pct" 50 "$busy"
+expect "other_pct" 25 "$(other_pct "50 100" "150 300" 50)"
+
+# --- the sized backend -------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_on "" backend "$BIN/ringway_sized_backend" --listen "127.0.0.1:$PORT"
+wait_port "$PORT" "$LAST_PID" || { echo "FAIL: backend did not start: $(cat "$WORK/backend.log")"; exit 1; }
+for n in 0 100 4096 65536 1048576; do
+  expect "backend /size/$n" "200 $n" "$(curl -s -o "$WORK/body" -w '%{http_code} %{size_download}' "http://127.0.0.1:$PORT/size/$n")"
+done
+expect "backend body bytes" "x" "$(head -c 1 "$WORK/body")"
+expect "backend /ping" '{"service":"service1","message":"pong"}' "$(curl -s "http://127.0.0.1:$PORT/ping")"
+expect "backend rejects a bad size" 400 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/size/12x")"
+expect "backend rejects a huge size" 400 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/size/999999999")"
+expect "backend 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/other")"
+
+# --- conn_hold.py ------------------------------------------------------------------------
+python3 "$ROOT/bench/tools/conn_hold.py" --port "$PORT" --path /size/100 --conns 300 --hold 0.2 \
+  --timeout 20 --ready-file "$WORK/ready.idle"
+expect "conn_hold idle" "ready 300" "$(cat "$WORK/ready.idle")"
+python3 "$ROOT/bench/tools/conn_hold.py" --port "$PORT" --path /size/4194304 --mode slow --conns 10 \
+  --settle 0.5 --hold 0.2 --timeout 20 --ready-file "$WORK/ready.slow"
+expect "conn_hold slow" "ready 10" "$(cat "$WORK/ready.slow")"
+# A response that fits in the socket buffers is no slow stream: the tool must say so.
+if python3 "$ROOT/bench/tools/conn_hold.py" --port "$PORT" --path /size/100 --mode slow --conns 5 \
+     --settle 0.3 --hold 0.1 --timeout 10 --ready-file "$WORK/ready.bad" 2>"$WORK/bad.err"; then
+  expect "conn_hold slow refuses small responses" "exit 1" "exit 0"
+else
+  expect "conn_hold slow refuses small responses" 1 "$(grep -c 'mid-response' "$WORK/bad.err")"
+fi
+stop_pid "$LAST_PID"
+
+# --- callgrind.sh ------------------------------------------------------------------------
+if command -v valgrind >/dev/null && [[ -x $BIN/ringway_micro_bench ]]; then
+  FILTER='^BM_PickRoundRobin/2$' bash "$ROOT/bench/micro/callgrind.sh" "$BIN/ringway_micro_bench" \
+    "$WORK/micro.tsv" 2>"$WORK/callgrind.err" || true
+  ir=$(awk -F'\t' '$1 == "BM_PickRoundRobin/2" { print $2 }' "$WORK/micro.tsv")
+  # A round-robin pick over two servers is a few dozen to a few hundred instructions.
+  expect "callgrind instructions/op in range" yes "$(awk -v i="${ir:-0}" 'BEGIN { print (i > 10 && i < 2000) ? "yes" : "no" }')"
+else
+  echo "note: valgrind or ringway_micro_bench missing: callgrind.sh not checked"
+fi
+
+# --- report.py ---------------------------------------------------------------------------
+mkdir -p "$WORK/out"
+{
+  printf 'round\tmode\tworkers\tconns\tsize\tproxy\trps\tp50_ms\tp99_ms\tp999_ms\tcpu_us_req\tcpu_us_mb\tuser_pct\tsyscalls_req\trss_kib\tproxy_cpu_pct\tload_cpu_pct\tother_pct\terrors\trequests\tbytes\tbackend_us_req\n'
+  for r in 1 2 3; do
+    for p in relay ringway nginx; do
+      case $p$r in
+        ringway1) rps=1000 cpu=10 ;; ringway2) rps=2000 cpu=20 ;; ringway3) rps=9000 cpu=90 ;;
+        relay*) rps=2500 cpu=10 ;; *) rps=1000 cpu=40 ;;
+      esac
+      printf '%s\tpinned\t1\t64\t100\t%s\t%s\t0.5\t1.0\t2.0\t%s\t5\t10\t-\t2048\t90\t99\t1\t0\t10000\t2000000\t7\n' "$r" "$p" "$rps" "$cpu"
+    done
+  done
+} >"$WORK/out/raw.tsv"
+printf 'date\ttoday\ncommand\tbench/run.sh --test\n' >"$WORK/out/meta.tsv"
+python3 "$ROOT/bench/lib/report.py" "$WORK/out" >/dev/null
+expect "report median req/s" 2000 "$(awk -F'\t' '$5 == "ringway" { print $7 }' "$WORK/out/summary.tsv")"
+expect "report CPU ratio to the floor" 1 "$(grep -c '^| 64 | 100 B | 2000 | 1.00 | 20.00 | 2.00 | 2.00 |' "$WORK/out/report.md")"
+if command -v gnuplot >/dev/null; then
+  expect "plot written" yes "$([[ -s $WORK/out/rps-pinned-w1.png ]] && echo yes || echo no)"
+fi
+
+((FAILS == 0)) || { echo "$FAILS check(s) failed"; exit 1; }
+echo "all bench harness checks passed"
