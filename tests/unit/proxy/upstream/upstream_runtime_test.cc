@@ -421,7 +421,10 @@ TEST_F(UpstreamRuntimeTest, EjectionCounterMetricIncrements) {
 namespace ringway::proxy {
 namespace {
 
-TEST_F(BalancerTest, FullServersAreSkippedAndAllFullMeansQueue) {
+using test_support::at;
+using test_support::members;
+
+TEST_F(UpstreamRuntimeTest, FullServersAreSkippedAndAllFullMeansQueue) {
   UpstreamConfig c = upstream(BalancePolicy::kRoundRobin);
   c.max_connections = 1;
   UpstreamRuntime& rt = make(c, members({"a:1", "b:1"}));
@@ -439,7 +442,7 @@ TEST_F(BalancerTest, FullServersAreSkippedAndAllFullMeansQueue) {
             std::string::npos);
 }
 
-TEST_F(BalancerTest, SlowStartRampsShareAndLimitOfARecoveredServer) {
+TEST_F(UpstreamRuntimeTest, SlowStartRampsShareAndLimitOfARecoveredServer) {
   UpstreamConfig c = upstream(BalancePolicy::kRoundRobin);
   c.max_connections = 100;
   c.slow_start = 10000;
