@@ -11,9 +11,18 @@
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
+namespace {
+
+// Idle connection objects kept for reuse: a burst of 10,000 clients must not pin 10,000.
+constexpr size_t kMaxIdleConnections = 1024;
+
+}  // namespace
 
 Worker::Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics, ConnectionLimits* limits)
-    : ExchangeContext(index, loop, metrics), limits_(limits), self_(std::make_shared<Worker*>(this)) {
+    : ExchangeContext(index, loop, metrics),
+      limits_(limits),
+      self_(std::make_shared<Worker*>(this)),
+      pool_(kMaxIdleConnections) {
   if (!limits_) return;
   std::weak_ptr<Worker*> weak = self_;
   net::Loop* l = &loop;

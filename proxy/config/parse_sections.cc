@@ -244,6 +244,7 @@ void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
       {"max_header_bytes", limit(1024, 1048576, &out->max_header_bytes)},
       {"max_headers", limit(1, 10000, &out->max_headers)},
       {"max_body_bytes", limit(0, int64_t{1} << 40, &out->max_body_bytes)},
+      {"stream_buffer_bytes", limit(4096, 67108864, &out->stream_buffer_bytes)},
   };
   r.read_map(f, keys);
 }

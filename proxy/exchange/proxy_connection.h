@@ -20,10 +20,6 @@ namespace ringway::proxy {
 // Where an error came from decides its status and whether a retry is allowed.
 enum class ErrorSource { kClient, kUpstream, kInternal };
 
-// Bytes queued towards one side beyond which we stop reading from the other: bounds the
-// memory a slow reader can make us hold (per connection, per direction).
-inline constexpr size_t kMaxQueued = 256 * 1024;
-
 class ProxyConnection final : public net::SocketHandler,
                               public UpstreamEvents,
                               public QueueWaiter,
@@ -68,6 +64,13 @@ class ProxyConnection final : public net::SocketHandler,
   // retry_after_s > 0 adds Retry-After (RFC 9110 §10.2.3) for a 503 the client may repeat.
   void respond_error(int status, ErrorSource source, const char* reason, int retry_after_s = 0);
   void record(int status);
+  void trim_exchange_buffers(size_t watermark);
+  // limits.stream_buffer_bytes: bytes queued towards one side (being sent + waiting) at which
+  // we stop reading from the other, so a slow reader (or a slow upstream for an upload) costs
+  // at most about this much per stream and direction.
+  size_t stream_limit() const {
+    return (config_ ? config_->config : worker_.current()->config)->limits.stream_buffer_bytes;
+  }
 
   // Upstream side (upstream_side.cc).
   void pick_and_connect(const ServerRuntime* exclude);

@@ -134,7 +134,7 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
     return;
   }
   if (!req_body_.empty()) send_upstream();
-  if (client_paused_ && req_body_.size() < kMaxQueued &&
+  if (client_paused_ && req_body_.size() + req_sending_.size() < stream_limit() &&
       (phase_ == Phase::kTunnel || (phase_ == Phase::kForward && !req_done_))) {
     client_paused_ = false;
     loop_.start_recv(sock_);
@@ -159,7 +159,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
     if (phase_ == Phase::kClosed) return;
   }
   flush_client();
-  if (client_out_.size() > kMaxQueued && up_ && !upstream_paused_) {
+  if (client_out_.size() + client_sending_buf_.size() >= stream_limit() && up_ && !upstream_paused_) {
     // The client reads slower than the server writes: stop reading the server.
     upstream_paused_ = true;
     loop_.pause_recv(up_->socket());
@@ -301,6 +301,7 @@ void ProxyConnection::drop_upstream(bool reusable) {
   }
   up_in_.consume(up_in_.size());
   up_in_.compact();
+  up_in_.release();  // the response buffer lives as long as the exchange with this server
   up_connecting_ = false;
   if (!up_) {
     up_sending_ = false;
@@ -420,7 +421,7 @@ void ProxyConnection::on_upstream_timer() {
 void ProxyConnection::tunnel_client_bytes(const char* data, size_t len) {
   req_body_.append(data, len);
   send_upstream();
-  if (req_body_.size() > kMaxQueued && !client_paused_) {
+  if (req_body_.size() + req_sending_.size() >= stream_limit() && !client_paused_) {
     client_paused_ = true;
     loop_.pause_recv(sock_);
   }
