@@ -90,7 +90,7 @@ struct LimitsConfig {
   uint64_t max_body_bytes = 10485760;  // 0 (no request bodies) .. 1 TiB
   // Bytes queued per stream and direction before the proxy stops reading the other side
   // (4096..67108864): what one slow reader or slow upload can cost.
-  uint64_t stream_buffer_bytes = 32768;
+  uint64_t stream_buffer_bytes = 16384;
 };
 
 // All > 0 except drain, where 0 means "stop at once".

@@ -174,6 +174,13 @@ void ProxyConnection::process_upstream_input(const char* data, size_t len) {
     up_in_.consume(st.consumed);
     switch (st.event) {
       case net::HttpParser::Event::kNeedMore:
+        if (resp_started_ && up_in_.size() == 0 && !up_in_.has_stash()) {
+          // Body phase and every byte forwarded: a stream paused behind a slow client holds
+          // no response buffer, only the bytes queued for the client.
+          up_in_.compact();
+          up_in_.release();
+          return;
+        }
         if (resp_started_ && (up_in_.full() || up_in_.has_stash())) {
           up_in_.compact();  // body phase: the head was already rewritten for the client
           if (up_in_.size() > 0) continue;
