@@ -97,7 +97,12 @@ TEST_P(ProxyConnectionLimit, BurstOf2000IsAnsweredWhileTheUpstreamStaysAtTheLimi
   cfg.workers = 2;
   cfg.timeouts = "upstream_response: 30s";
   start_proxy(cfg);
+  const int64_t t0 = base::Clock::now_ns();
   const BurstResult r = burst(proxy_.port(), 2000, "/up/x", 50000);
+  std::printf("[ burst  ] %s: %d answered 200, %d failed, upstream peak %d connections "
+              "(%llu accepted), %.2f s\n",
+              io().c_str(), r.ok, r.failed, up.peak(), static_cast<unsigned long long>(up.accepted()),
+              static_cast<double>(base::Clock::now_ns() - t0) * 1e-9);
   EXPECT_EQ(r.ok, 2000) << r.failed << " failed";
   EXPECT_LE(up.peak(), 64) << "the upstream held more connections than max_connections ("
                            << up.accepted() << " accepted)";
