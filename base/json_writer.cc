@@ -115,19 +115,24 @@ JsonWriter& JsonWriter::value(double v, int decimals) {
   return *this;
 }
 
-JsonWriter& JsonWriter::value(int64_t v) {
-  comma();
+namespace {
+template <class Int>
+void append_integer(std::string& out, Int v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_->append(buf, r.ptr);
+  out.append(buf, r.ptr);
+}
+}  // namespace
+
+JsonWriter& JsonWriter::value(int64_t v) {
+  comma();
+  append_integer(*out_, v);
   return *this;
 }
 
 JsonWriter& JsonWriter::value(uint64_t v) {
   comma();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_->append(buf, r.ptr);
+  append_integer(*out_, v);
   return *this;
 }
 

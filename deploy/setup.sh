@@ -20,6 +20,9 @@ packages=(
   liburing-dev node-llhttp prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev prometheus curl wrk procps iproute2 python3
+  python3-yaml   # tests/k8s/check_manifests.py
+  # fuzzing (libFuzzer + its runtime; RINGWAY_FUZZ=ON builds with clang-14)
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 if [[ $want_bench == 1 ]]; then
   # wrk is in the base list; h2load (nghttp2-client) paces the open-loop runs, gnuplot draws

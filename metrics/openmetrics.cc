@@ -67,6 +67,19 @@ void append_series(std::string& out, std::string_view name, std::string_view suf
   out.push_back(' ');
 }
 
+
+// The _count and _sum samples that close every histogram and summary.
+void append_count_and_sum(std::string& out, const std::string& name,
+                          const std::vector<prometheus::ClientMetric::Label>& labels, uint64_t count,
+                          double sum) {
+  append_series(out, name, "_count", labels);
+  append_uint(out, count);
+  out.push_back('\n');
+  append_series(out, name, "_sum", labels);
+  append_openmetrics_number(out, sum);
+  out.push_back('\n');
+}
+
 void append_histogram(std::string& out, const std::string& name,
                       const prometheus::ClientMetric& m) {
   std::string le;
@@ -86,12 +99,7 @@ void append_histogram(std::string& out, const std::string& name,
     append_uint(out, m.histogram.sample_count);
     out.push_back('\n');
   }
-  append_series(out, name, "_count", m.label);
-  append_uint(out, m.histogram.sample_count);
-  out.push_back('\n');
-  append_series(out, name, "_sum", m.label);
-  append_openmetrics_number(out, m.histogram.sample_sum);
-  out.push_back('\n');
+  append_count_and_sum(out, name, m.label, m.histogram.sample_count, m.histogram.sample_sum);
 }
 
 void append_summary(std::string& out, const std::string& name, const prometheus::ClientMetric& m) {
@@ -103,12 +111,7 @@ void append_summary(std::string& out, const std::string& name, const prometheus:
     append_openmetrics_number(out, quantile.value);
     out.push_back('\n');
   }
-  append_series(out, name, "_count", m.label);
-  append_uint(out, m.summary.sample_count);
-  out.push_back('\n');
-  append_series(out, name, "_sum", m.label);
-  append_openmetrics_number(out, m.summary.sample_sum);
-  out.push_back('\n');
+  append_count_and_sum(out, name, m.label, m.summary.sample_count, m.summary.sample_sum);
 }
 
 }  // namespace

@@ -18,6 +18,9 @@ struct HttpLimits {
   size_t max_header_bytes = 16384;  // request/status line + fields + CRLFs; trailers likewise
   size_t max_headers = 100;         // field lines in the head; trailers likewise
   uint64_t max_body_bytes = 0;      // decoded body bytes; 0 = unlimited
+  // chunk-ext bytes on one chunk-size line (after the size, up to CR): extensions are parsed and
+  // discarded, so without a cap a client could make us scan forever (CVE-2024-22019 class).
+  size_t max_chunk_ext_bytes = 4096;
 };
 
 class HttpParser {
@@ -63,13 +66,17 @@ class HttpParser {
   const std::vector<HeaderField>& trailers() const { return trailers_; }
   // After kError: 400, 413 (Content-Length or chunked total over max_body_bytes), 431 (head or
   // trailers over max_header_bytes / max_headers), 505 (well-formed HTTP version other than 1.x:
-  // 0.9, 2.0, the HTTP/2 preface; versions llhttp cannot parse at all, e.g. "1.2", are 400).
+  // 0.9 (a request line without a version), 2.0, the HTTP/2 preface; reported as soon as the
+  // version is known, not at the end of the head; versions llhttp cannot parse, e.g. "1.2", 400).
   int error_status() const { return error_status_; }
   // After kError: short static text naming the rule (and RFC section) that failed.
   const char* error_reason() const { return error_reason_; }
   // True after kMessageEnd of a message that switched protocols (upgrade request incl. CONNECT /
   // 101 response): remaining bytes are tunnel data, parsing stops.
   bool upgraded() const { return state_ == State::kUpgraded; }
+  // Chunks of the current message whose data and trailing CRLF were validated (RFC 9112 §7.1):
+  // a proxy forwards a chunk's bytes only once this count moves past it.
+  uint64_t chunks_completed() const { return chunks_done_; }
   // Decoded body bytes of the current message so far.
   uint64_t body_bytes() const { return body_total_; }
   void reset();  // forget all state (new connection)
@@ -93,7 +100,12 @@ class HttpParser {
     kTrailers,  // trailer section lines (kLines rules)
   };
 
+  // chunk-ext grammar states (RFC 9112 §7.1.1); llhttp 8.1 never sees extension bytes.
+  enum class Ext : uint8_t { kNone, kBws, kSemi, kName, kNameBws, kEq, kToken, kQuoted, kEscape, kValBws };
+
   Step fail(int status, const char* reason, size_t consumed);
+  const char* find_trailing_htab(const char* p, const char* end, const char** run_end) const;
+  const char* skip_chunk_ext(const char* p, const char* end);
   bool scan(const char* p, const char* end);
   bool scan_lines(const unsigned char* p, const unsigned char* end);
   bool finish_head();
@@ -112,12 +124,18 @@ class HttpParser {
   bool line_start_ = true;    // kLines/kTrailers: next byte starts a line
   bool in_trailers_ = false;  // llhttp's field callbacks now deliver trailers
   bool response_to_head_ = false;
+  bool start_line_done_ = false;  // kLines: the start line is behind us, lines are fields
+  bool after_colon_ = false;      // llhttp is past a field's colon (its value may follow)
+  const char* seg_end_ = nullptr; // end of the bytes llhttp is executing now
+  Ext ext_ = Ext::kNone;
+  size_t ext_bytes_ = 0;
   uint8_t size_digits_ = 0;
   int error_status_ = 0;
   const char* error_reason_ = "";
   const char* version_end_ = nullptr;  // end of the version in the start line (status-line check)
   size_t head_bytes_ = 0;              // head (or trailer) bytes consumed so far
   uint64_t body_total_ = 0;
+  uint64_t chunks_done_ = 0;
   std::string_view body_;
   HttpHead head_;
   // Trailers: bytes copied into trailer_bytes_, located by offsets until the message ends.

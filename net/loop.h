@@ -119,6 +119,8 @@ class Loop {
   virtual void run() = 0;
   // Thread-safe: makes run() return after the current turn.
   void stop();
+  // Lets run() be entered again after stop(): the exchange fuzzer drives one loop in rounds.
+  void clear_stop() { stop_.store(false, std::memory_order_release); }
   // Thread-safe: runs `task` on the loop thread during its next turn.
   void post(std::function<void()> task);
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "net/http_fetch.h"
+#include "base/privileges.h"
 #include "base/log.h"
 #include "base/sd_notify.h"
 #include "base/process_signals.h"
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
   }
   auto config = std::make_shared<Config>(*loaded);
   overrides(*config);
+  if (std::string w = ringway::base::config_permission_warning(config_path); !w.empty()) {
+    ringway::base::log_warn("ringway: " + w);
+  }
 
   ringway::base::block_process_signals();
   ringway::proxy::ProxyServer server(config_path, config, overrides);
@@ -85,6 +89,14 @@ int main(int argc, char** argv) {
   if (!server.start(&error)) {
     ringway::base::log_error("ringway: " + error);
     return 1;
+  }
+  if (!config->user.empty()) {
+    // After binding (so :80 works as root or with CAP_NET_BIND_SERVICE), before serving.
+    if (!ringway::base::drop_privileges(config->user, &error)) {
+      ringway::base::log_error("ringway: " + error);
+      return 1;
+    }
+    ringway::base::log_info("ringway: running as user " + config->user);
   }
   ringway::base::sd_notify("READY=1\nSTATUS=serving");
   for (;;) {

@@ -52,6 +52,11 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
       connections_accepted(r.add_counter("ringway_connections_accepted_total",
                                          "Client connections accepted.", {})
                                .with({})),
+      trailer_drops(r.add_counter("ringway_trailer_fields_dropped_total",
+                                  "Trailer fields not forwarded: not allowed in trailers (RFC 9110 "
+                                  "6.5.1), named in Connection or owned by header rules.",
+                                  {})
+                        .with({})),
       config_reloads(r.add_counter("ringway_config_reloads_total",
                                    "Configuration reloads by result (success, error).",
                                    {"result"})),

@@ -28,6 +28,7 @@ struct ProxyMetrics {
   metrics::CounterFamily& errors;                 // {source,reason}: every proxy-generated error
   metrics::Gauge connections_active;
   metrics::Counter connections_accepted;
+  metrics::Counter trailer_drops;                 // trailer fields not forwarded (RFC 9110 §6.5.1)
   metrics::CounterFamily& config_reloads;         // {result}
   metrics::GaugeFamily& build_info;               // {version,io,io_fallback_reason}
 };

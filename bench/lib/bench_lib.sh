@@ -218,3 +218,12 @@ wrk_details() {
   done
   echo "</details>"
 }
+
+# print_table_and_report_path: the script's own `table` function on stdout, then where the
+# full report ($OUT) went.
+print_table_and_report_path() {
+  echo
+  table
+  echo
+  log "report written to $OUT"
+}

@@ -101,6 +101,29 @@ void BM_BuildClientResponse(benchmark::State& state) {
 }
 BENCHMARK(BM_BuildClientResponse);
 
+// A head of N fields plus a Connection field naming many of them (max_headers allows 10,000):
+// the request filter must stay linear-ish (ConnectionTokens, O(n log n)), not O(n^2).
+void BM_BuildUpstreamRequestManyFieldsWithConnection(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::string bytes = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive";
+  for (int i = 0; i < n; i += 10) bytes += ", X-F" + std::to_string(i);
+  bytes += "\r\n";
+  for (int i = 0; i < n; ++i) bytes += "X-F" + std::to_string(i) + ": v\r\n";
+  bytes += "\r\n";
+  net::HttpParser parser(HttpParser::Mode::kRequest,
+                         net::HttpLimits{bytes.size() + 1, static_cast<size_t>(n) + 4, 0});
+  if (parser.parse(bytes.data(), bytes.size()).event != HttpParser::Event::kHead) std::abort();
+  const HeaderRules rules;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(
+        build_upstream_request(parser.head(), "/x", kClient, rules, "127.0.0.1:8001", out));
+  }
+  state.SetComplexityN(n);
+}
+BENCHMARK(BM_BuildUpstreamRequestManyFieldsWithConnection)->RangeMultiplier(10)->Range(100, 10000)->Complexity();
+
 // One proxied request's header work: both directions, plus the request id check.
 void BM_HeaderRulesRoundTrip(benchmark::State& state) {
   ParsedHead req(HttpParser::Mode::kRequest, kBrowserRequest);

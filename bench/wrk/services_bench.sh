@@ -203,7 +203,4 @@ mkdir -p "$(dirname "$OUT")"
   echo
   wrk_details "$WORK" "${ROWS[@]}"
 } >"$OUT"
-echo
-table
-echo
-log "report written to $OUT"
+print_table_and_report_path

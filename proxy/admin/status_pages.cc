@@ -15,7 +15,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Live numbers of one server summed over workers.
+// Live numbers of one server summed over workers: ServerStatus's fields (proxy/worker.h)
+// with sums instead of one worker's values, plus how many workers had a latency sample.
 struct ServerView {
   uint32_t in_flight = 0;
   double ewma_ms = 0;

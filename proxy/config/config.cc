@@ -79,6 +79,7 @@ void read_top_level(Reader& r, const Field& root, Config* c) {
       {"admin", [&](const Field& x) { read_admin(r, x, c, &admin_listen); }},
       {"workers", [&](const Field& x) { r.read_int(x, 0, 1024, &c->workers); }},
       {"io", [&](const Field& x) { read_io(r, x, &c->io); }},
+      {"user", [&](const Field& x) { r.read_string(x, &c->user); }},
       {"limits", [&](const Field& x) { read_limits(r, x, &c->limits); }},
       {"timeouts", [&](const Field& x) { read_timeouts(r, x, &c->timeouts); }},
       {"headers",

@@ -88,9 +88,13 @@ struct LimitsConfig {
   uint64_t max_header_bytes = 16384;   // 1024..1048576
   uint64_t max_headers = 100;          // 1..10000
   uint64_t max_body_bytes = 10485760;  // 0 (no request bodies) .. 1 TiB
+  // Request bodies up to this size are received and validated whole before the request goes
+  // upstream (like nginx's proxy_request_buffering); larger ones stream. 0 .. 64 MiB; 0 = stream.
+  uint64_t request_buffer = 65536;
+  uint64_t max_chunk_ext_bytes = 4096;  // chunk-ext bytes per chunk-size line; 16 .. 1 MiB
   // Bytes queued per stream and direction before the proxy stops reading the other side
-  // (4096..67108864): what one slow reader or slow upload can cost.
-  uint64_t stream_buffer_bytes = 16384;
+  // (4 KiB .. 64 MiB): what one slow reader or slow upload can cost.
+  uint64_t stream_buffer = 16384;
 };
 
 // All > 0 except drain, where 0 means "stop at once".
@@ -104,6 +108,7 @@ std::vector<std::pair<std::string, std::string>> default_response_headers();
 
 struct Config {
   std::string source;                                       // file path (for logs)
+  std::string user;  // drop privileges to this user after binding; "" = stay (start-up only)
   std::vector<net::HostPort> listen = {{"0.0.0.0", 8080}};  // port 0 = any free port
   net::HostPort admin_listen = {"127.0.0.1", 9901};
   int workers = 1;  // 0 = one per core (resolved by main, kept 0 here)

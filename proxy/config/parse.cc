@@ -237,6 +237,28 @@ bool Reader::read_int(const Field& f, int64_t lo, int64_t hi, int64_t* out) {
   return true;
 }
 
+bool Reader::read_size(const Field& f, uint64_t lo, uint64_t hi, uint64_t* out) {
+  const std::string_view text =
+      f.value.IsDefined() && f.value.IsScalar() ? std::string_view(f.value.Scalar()) : "";
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  const std::string_view unit(ptr, static_cast<size_t>(end - ptr));
+  uint64_t scale = unit.empty() ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1024 * 1024 : 0;
+  if (text.empty() || ptr == text.data() || (ec != std::errc() && ec != std::errc::result_out_of_range) ||
+      scale == 0) {
+    error(f, "expected a size like 4096, 64KiB or 1MiB, got " + describe(f.value));
+    return false;
+  }
+  if (ec == std::errc::result_out_of_range || v > hi / scale || v * scale < lo) {
+    error(f, std::string(text) + " is out of range " + std::to_string(lo) + ".." +
+                 std::to_string(hi) + " bytes");
+    return false;
+  }
+  *out = v * scale;
+  return true;
+}
+
 bool Reader::read_duration(const Field& f, Millis lo, Millis hi, Millis* out) {
   if (!f.value.IsDefined() || !f.value.IsScalar()) {
     error(f, "expected a duration like 500ms, 2s or 1m, got " + describe(f.value));

@@ -73,6 +73,8 @@ class Reader {
     return true;
   }
   bool read_duration(const Field& f, Millis lo, Millis hi, Millis* out);
+  // A byte count: a plain integer or one with a KiB / MiB suffix ("64KiB", "1MiB").
+  bool read_size(const Field& f, uint64_t lo, uint64_t hi, uint64_t* out);
   bool read_host_port(const Field& f, net::PortZero zero, net::HostPort* out);
 
  private:

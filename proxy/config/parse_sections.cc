@@ -244,7 +244,12 @@ void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
       {"max_header_bytes", limit(1024, 1048576, &out->max_header_bytes)},
       {"max_headers", limit(1, 10000, &out->max_headers)},
       {"max_body_bytes", limit(0, int64_t{1} << 40, &out->max_body_bytes)},
-      {"stream_buffer_bytes", limit(4096, 67108864, &out->stream_buffer_bytes)},
+      {"request_buffer",
+       [&r, out](const Field& x) { r.read_size(x, 0, 64 * 1024 * 1024, &out->request_buffer); }},
+      {"max_chunk_ext_bytes",
+       [&r, out](const Field& x) { r.read_size(x, 16, 1024 * 1024, &out->max_chunk_ext_bytes); }},
+      {"stream_buffer",
+       [&r, out](const Field& x) { r.read_size(x, 4096, 64 * 1024 * 1024, &out->stream_buffer); }},
   };
   r.read_map(f, keys);
 }

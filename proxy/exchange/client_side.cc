@@ -45,7 +45,8 @@ ProxyConnection::ProxyConnection(ExchangeContext& worker)
       parser_(net::HttpParser::Mode::kRequest,
               net::HttpLimits{worker.current()->config->limits.max_header_bytes,
                               worker.current()->config->limits.max_headers,
-                              worker.current()->config->limits.max_body_bytes}),
+                              worker.current()->config->limits.max_body_bytes,
+                              worker.current()->config->limits.max_chunk_ext_bytes}),
       in_(worker.current()->config->limits.max_header_bytes + kRecvChunk),
       client_deadline_([this] { on_client_timer(); }),
       upstream_timer_([this] { on_upstream_timer(); }),
@@ -73,8 +74,12 @@ void ProxyConnection::open(int fd) {
   parser_.~HttpParser();
   new (&parser_) net::HttpParser(
       net::HttpParser::Mode::kRequest,
-      net::HttpLimits{limits.max_header_bytes, limits.max_headers, limits.max_body_bytes});
+      net::HttpLimits{limits.max_header_bytes, limits.max_headers, limits.max_body_bytes,
+                      limits.max_chunk_ext_bytes});
   phase_ = Phase::kIdle;
+  // A pooled object keeps the last request's flags: a parse error on this connection's first
+  // request must not see "whole request parsed" or "response started" from another client.
+  reset_request_state();
   request_id_.clear();
   start_ns_ = 0;
   route_ = nullptr;
@@ -87,6 +92,19 @@ void ProxyConnection::open(int fd) {
   sock_ = loop_.add(fd, this);
   loop_.start_recv(sock_);
   set_client_deadline(worker_.current()->config->timeouts.client_idle);
+}
+
+void ProxyConnection::reset_request_state() {
+  req_done_ = head_sent_ = body_sent_ = up_sending_ = up_connecting_ = false;
+  resp_started_ = resp_done_ = panic_ = false;
+  attempts_ = 0;
+  status_ = 0;
+  req_body_.clear();
+  req_chunk_.clear();
+  chunks_seen_ = 0;
+  buffering_ = false;
+  client_http10_ = upgrade_request_ = idempotent_ = false;
+  stale_retried_ = got_response_bytes_ = informational_ = false;
 }
 
 void ProxyConnection::drain() {
@@ -113,6 +131,11 @@ void ProxyConnection::on_client_timer() {
     close();
     return;
   }
+  if (phase_ == Phase::kForward && buffering_) {
+    // Nothing went upstream yet, so no upstream timer runs: a stalled body is ours to end.
+    respond_error(408, ErrorSource::kClient, "request body timeout");
+    return;
+  }
   // A request in progress is governed by the upstream timers.
   set_client_deadline(worker_.current()->config->timeouts.client_idle);
 }
@@ -127,13 +150,17 @@ void ProxyConnection::on_data(const char* data, size_t len) {
     phase_ = Phase::kHead;
     set_client_deadline(worker_.current()->config->timeouts.client_header);
   }
+  if (phase_ == Phase::kForward && buffering_) {
+    set_client_deadline(worker_.current()->config->timeouts.client_idle);
+  }
   in_.append(data, len);
   process_client_input();
 }
 
 void ProxyConnection::process_client_input() {
   while (phase_ == Phase::kHead || (phase_ == Phase::kForward && !req_done_)) {
-    if (phase_ == Phase::kForward && req_body_.size() + req_sending_.size() >= stream_limit()) {
+    if (phase_ == Phase::kForward && !buffering_ &&
+        req_body_.size() + req_sending_.size() >= stream_limit()) {
       // The upstream is slower than the client: stop reading until it catches up.
       if (!client_paused_) {
         client_paused_ = true;
@@ -143,6 +170,12 @@ void ProxyConnection::process_client_input() {
     }
     net::HttpParser::Step st = parser_.parse(in_.data(), in_.size());
     in_.consume(st.consumed);
+    if (parser_.chunks_completed() != chunks_seen_ && phase_ == Phase::kForward) {
+      // The parser validated the held chunk's trailing CRLF (RFC 9112 §7.1): now it may go up.
+      chunks_seen_ = parser_.chunks_completed();
+      queue_request_bytes(req_chunk_);
+      req_chunk_.clear();
+    }
     switch (st.event) {
       case net::HttpParser::Event::kNeedMore:
         if (phase_ == Phase::kForward && (in_.full() || in_.has_stash())) {
@@ -155,6 +188,10 @@ void ProxyConnection::process_client_input() {
         return;
       case net::HttpParser::Event::kError: {
         int status = parser_.error_status();
+        // After any parse error the stream position is unknown: answer, then close, whatever
+        // the status (505 included) and whatever the previous request on this connection left.
+        close_after_response_ = true;
+        if (phase_ == Phase::kHead) reset_request_state();  // a new request failed, not the last
         respond_error(status == 0 ? 400 : status, ErrorSource::kClient, parser_.error_reason());
         return;
       }
@@ -181,15 +218,10 @@ void ProxyConnection::start_request() {
   config_ = worker_.current();
   route_ = &config_->no_route;
   const net::HttpHead& head = parser_.head();
-  req_done_ = head_sent_ = body_sent_ = up_sending_ = up_connecting_ = false;
-  resp_started_ = resp_done_ = panic_ = false;
-  attempts_ = 0;
-  status_ = 0;
-  req_body_.clear();
+  reset_request_state();
   head_request_ = head.method_id == HTTP_HEAD;
   client_http10_ = head.version_minor == 0;
   upgrade_request_ = head.upgrade;
-  stale_retried_ = got_response_bytes_ = informational_ = false;
   // RFC 9110 §9.2.2: these methods are idempotent, so a retry cannot apply them twice.
   idempotent_ = head.method_id == HTTP_GET || head.method_id == HTTP_HEAD ||
                 head.method_id == HTTP_OPTIONS || head.method_id == HTTP_PUT ||
@@ -240,27 +272,69 @@ void ProxyConnection::start_request() {
     flush_client();
   }
   upstream_->on_request();
+  // Request buffering: a body that fits limits.request_buffer is received and validated whole
+  // before anything goes upstream, so an upstream never sees a request we then reject. A
+  // larger Content-Length body streams at once; a chunked one once the buffer overflows.
+  const uint64_t buffer = cfg.limits.request_buffer;
+  buffering_ = buffer != 0 && (head.framing == net::BodyFraming::kChunked ||
+                               (head.framing == net::BodyFraming::kContentLength &&
+                                head.content_length <= buffer));
+  if (buffering_) {
+    set_client_deadline(cfg.timeouts.client_idle);  // re-armed as body bytes arrive
+    return;
+  }
   pick_and_connect(nullptr);
+}
+
+void ProxyConnection::start_upstream() {
+  buffering_ = false;
+  if (phase_ == Phase::kForward && !resp_started_) pick_and_connect(nullptr);
 }
 
 void ProxyConnection::append_request_body(std::string_view body) {
   if (body.empty()) return;
+  if (parser_.head().framing == net::BodyFraming::kChunked) {
+    // Held until the parser has checked this chunk's trailing CRLF (see process_client_input).
+    req_chunk_.append(body);
+    // Except one chunk larger than this, which goes up in pieces: holding it whole would let a
+    // client pin up to max_body_bytes per connection.
+    if (req_chunk_.size() >= stream_limit()) {
+      queue_request_bytes(req_chunk_);
+      req_chunk_.clear();
+    }
+    return;
+  }
+  queue_request_bytes(body);
+}
+
+void ProxyConnection::queue_request_bytes(std::string_view bytes) {
+  if (bytes.empty() || phase_ != Phase::kForward) return;
   if (req_framing_ == OutFraming::kChunked) {
-    net::write_chunk_header(req_body_, body.size());
-    req_body_.append(body);
+    net::write_chunk_header(req_body_, bytes.size());
+    req_body_.append(bytes);
     net::write_chunk_end(req_body_);
   } else {
-    req_body_.append(body);
+    req_body_.append(bytes);
   }
-  if (phase_ == Phase::kForward && head_sent_) send_upstream();
+  if (buffering_ && req_body_.size() > config_->config->limits.request_buffer) {
+    start_upstream();  // the body outgrew the buffer: stream from here on
+  } else if (head_sent_) {
+    send_upstream();
+  }
 }
 
 void ProxyConnection::finish_request_body() {
   req_done_ = true;
   if (req_framing_ == OutFraming::kChunked) {
-    write_forwarded_trailers(parser_.trailers(), config_->config->request_headers, req_body_);
+    const size_t dropped = write_forwarded_trailers(parser_.trailers(), parser_.head(),
+                                                    config_->config->request_headers, req_body_);
+    if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }
-  if (phase_ == Phase::kForward && head_sent_) send_upstream();
+  if (buffering_) {
+    start_upstream();  // the whole body is validated: now the request goes up
+  } else if (phase_ == Phase::kForward && head_sent_) {
+    send_upstream();
+  }
   if (phase_ == Phase::kForward) {
     // Timeouts now belong to the upstream exchange.
     set_client_deadline(config_->config->timeouts.client_idle);
@@ -397,7 +471,8 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   }
   // Client errors that leave the stream position unknown, and any unread request body,
   // mean this connection cannot carry another request.
-  if (status == 400 || status == 408 || status == 413 || status == 431 || status == 405 || !req_done_) {
+  if (status == 400 || status == 408 || status == 413 || status == 431 || status == 405 ||
+      status == 505 || !req_done_) {
     close_after_response_ = true;
   }
   std::string& out = client_out_;

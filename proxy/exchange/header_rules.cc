@@ -2,6 +2,8 @@
 // configured set/remove rules and security headers, body framing.
 #include "proxy/exchange/header_rules.h"
 
+#include <algorithm>
+
 #include "net/http_writer.h"
 
 namespace ringway::proxy {
@@ -24,20 +26,32 @@ bool set_by_rules(const HeaderRules& rules, std::string_view name) {
   return listed(rules.remove, name);
 }
 
-// Fields named in a Connection header are hop-by-hop for this message (RFC 9110 §7.6.1).
-bool named_in_connection(const net::HttpHead& head, std::string_view name) {
-  for (const HeaderField& f : head.headers) {
-    if (iequals(f.name, "Connection") && net::header_list_contains(f.value, name)) return true;
+bool iless(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const char x = net::ascii_lower(a[i]), y = net::ascii_lower(b[i]);
+    if (x != y) return x < y;
   }
-  return false;
+  return a.size() < b.size();
 }
 
-bool has_connection_tokens(const net::HttpHead& head) {
+}  // namespace
+
+ConnectionTokens::ConnectionTokens(const net::HttpHead& head) {
   for (const HeaderField& f : head.headers) {
-    if (iequals(f.name, "Connection")) return true;
+    if (!iequals(f.name, "Connection")) continue;
+    net::for_each_token(f.value, [this](std::string_view t) { tokens_.push_back(t); });
   }
-  return false;
+  std::sort(tokens_.begin(), tokens_.end(), iless);
 }
+
+bool ConnectionTokens::contains(std::string_view name) const {
+  if (tokens_.empty()) return false;
+  auto it = std::lower_bound(tokens_.begin(), tokens_.end(), name, iless);
+  return it != tokens_.end() && iequals(*it, name);
+}
+
+namespace {
 
 bool rules_set(const HeaderRules& rules, std::string_view name) {
   for (const auto& [n, v] : rules.set) {
@@ -96,7 +110,7 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
                                   const ClientFacts& client, const HeaderRules& rules,
                                   std::string_view default_host, std::string& out) {
   net::write_request_line(out, head.method, target);
-  const bool check_connection = has_connection_tokens(head);
+  const ConnectionTokens connection(head);  // once per message: lookups stay O(log n)
   bool have_host = false;
   // X-Forwarded-For: keep the chain the client sent and append the client's address.
   std::string_view xff_first;
@@ -115,7 +129,7 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
     }
     if (iequals(n, "Via")) continue;  // rewritten below
     if (set_by_rules(rules, n)) continue;
-    if (check_connection && named_in_connection(head, n)) continue;
+    if (connection.contains(n)) continue;
     if (iequals(n, "Host")) have_host = true;
     net::write_header(out, n, f.value);
   }
@@ -162,7 +176,7 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
                                  const HeaderRules& rules, std::string& out) {
   net::write_status_line(out, head.status, head.reason.empty() ? net::reason_phrase(head.status)
                                                                : head.reason);
-  const bool check_connection = has_connection_tokens(head);
+  const ConnectionTokens connection(head);  // once per message: lookups stay O(log n)
   const bool switching = head.status == 101;
   // A response to HEAD and a 304 have no body, but their Content-Length states the size of
   // the representation (RFC 9110 §8.6) and must reach the client. The parser frames them as
@@ -180,7 +194,7 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
     }
     if (iequals(n, "X-Request-Id") || iequals(n, "Via")) continue;  // rewritten below
     if (set_by_rules(rules, n)) continue;
-    if (check_connection && named_in_connection(head, n)) continue;
+    if (connection.contains(n)) continue;
     net::write_header(out, n, f.value);
   }
   net::write_header(out, "X-Request-Id", facts.request_id);
@@ -222,20 +236,41 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
   return framing;
 }
 
-void write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
-                              const HeaderRules& rules, std::string& out) {
+bool allowed_in_trailers(std::string_view n) {
+  // RFC 9110 §6.5.1: a sender must not put in trailers what is needed for framing (Transfer-
+  // Encoding, Content-Length, Trailer), routing (Host), request modifiers (controls and
+  // conditionals), authentication, response control data or content processing.
+  static constexpr std::string_view kNever[] = {
+      "Content-Length", "Transfer-Encoding", "Trailer", "Host", "Authorization",
+      "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate", "Authentication-Info",
+      "Proxy-Authentication-Info", "Cookie", "Set-Cookie", "Cache-Control", "Expect",
+      "Max-Forwards", "Pragma", "Range", "If-Match", "If-None-Match", "If-Modified-Since",
+      "If-Unmodified-Since", "If-Range", "Age", "Expires", "Date", "Location", "Retry-After",
+      "Vary", "Warning", "Content-Type", "Content-Encoding", "Content-Range", "Content-Location",
+      "Content-Language", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto",
+      "X-Forwarded-Host", "X-Real-IP", "X-Request-Id", "Via", "Upgrade", "Connection"};
+  for (std::string_view never : kNever) {
+    if (iequals(n, never)) return false;
+  }
+  return !net::is_hop_by_hop(n);
+}
+
+size_t write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
+                                const net::HttpHead& head, const HeaderRules& rules,
+                                std::string& out) {
   out.append("0\r\n");
+  size_t dropped = 0;
+  const ConnectionTokens connection(head);
   for (const HeaderField& f : trailers) {
     const std::string_view n = f.name;
-    if (net::is_hop_by_hop(n) || iequals(n, "Content-Length") || iequals(n, "Host") ||
-        iequals(n, "X-Forwarded-For") || iequals(n, "X-Forwarded-Proto") ||
-        iequals(n, "X-Real-IP") || iequals(n, "X-Request-Id") || iequals(n, "Via") ||
-        set_by_rules(rules, n)) {
+    if (!allowed_in_trailers(n) || set_by_rules(rules, n) || connection.contains(n)) {
+      ++dropped;
       continue;
     }
     net::write_header(out, n, f.value);
   }
   net::end_head(out);
+  return dropped;
 }
 
 }  // namespace ringway::proxy

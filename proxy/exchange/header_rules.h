@@ -47,11 +47,28 @@ struct ResponseFacts {
 OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts& facts,
                                  const HeaderRules& rules, std::string& out);
 
-// Appends the last chunk of a re-chunked body with the trailer fields that may cross the proxy
-// (RFC 9110 §6.5.1): hop-by-hop fields, Content-Length, Host, the forwarding fields the proxy
-// writes itself and the names `rules` set or remove are dropped, so a next hop that merges
-// trailers into the header section can never undo the header phase.
-void write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
-                              const HeaderRules& rules, std::string& out);
+// The field names listed in a message's Connection fields (RFC 9110 §7.6.1), collected once per
+// message and sorted, so checking every forwarded field is O(n log n), not O(n * fields).
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const net::HttpHead& head);
+  bool contains(std::string_view name) const;  // ASCII case-insensitive
+
+ private:
+  std::vector<std::string_view> tokens_;  // views into head's field values
+};
+
+// RFC 9110 §6.5.1: false for fields that must not be trailers (framing, routing, request
+// modifiers, authentication, response control data, content processing, hop-by-hop) and for
+// the forwarding fields the proxy writes itself.
+bool allowed_in_trailers(std::string_view name);
+
+// Appends the last chunk of a re-chunked body with the trailer fields that may cross the proxy:
+// those allowed_in_trailers(), not named in `head`'s Connection and not set or removed by
+// `rules`, so a next hop that merges trailers into the header section can never undo the
+// header phase. The message is forwarded either way. Returns: the number of fields dropped.
+size_t write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
+                                const net::HttpHead& head, const HeaderRules& rules,
+                                std::string& out);
 
 }  // namespace ringway::proxy

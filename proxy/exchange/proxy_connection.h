@@ -54,7 +54,10 @@ class ProxyConnection final : public net::SocketHandler,
   // Client side (client_side.cc).
   void process_client_input();
   void start_request();
+  void reset_request_state();  // per-request flags, before each request and on open()
   void append_request_body(std::string_view body);
+  void queue_request_bytes(std::string_view bytes);  // frame for the upstream, send if it is up
+  void start_upstream();  // request buffering ends: pick a server and send what is queued
   void finish_request_body();
   void flush_client();
   void on_client_timer();
@@ -65,11 +68,11 @@ class ProxyConnection final : public net::SocketHandler,
   void respond_error(int status, ErrorSource source, const char* reason, int retry_after_s = 0);
   void record(int status);
   void trim_exchange_buffers(size_t watermark);
-  // limits.stream_buffer_bytes: bytes queued towards one side (being sent + waiting) at which
+  // limits.stream_buffer: bytes queued towards one side (being sent + waiting) at which
   // we stop reading from the other, so a slow reader (or a slow upstream for an upload) costs
   // at most about this much per stream and direction.
   size_t stream_limit() const {
-    return (config_ ? config_->config : worker_.current()->config)->limits.stream_buffer_bytes;
+    return (config_ ? config_->config : worker_.current()->config)->limits.stream_buffer;
   }
 
   // Upstream side (upstream_side.cc).
@@ -114,6 +117,9 @@ class ProxyConnection final : public net::SocketHandler,
   std::string req_head_;
   std::string req_body_;      // framed body bytes not yet handed to the upstream socket
   std::string req_sending_;   // bytes in the upstream send in flight
+  std::string req_chunk_;     // chunk data not yet known to end in CRLF: never sent before that
+  uint64_t chunks_seen_ = 0;  // parser_.chunks_completed() already moved to req_body_
+  bool buffering_ = false;    // body (within limits.request_buffer) held until validated
   OutFraming req_framing_ = OutFraming::kNone;
   std::string request_id_;
   int64_t start_ns_ = 0;

@@ -277,7 +277,9 @@ void ProxyConnection::finish_response() {
     return;
   }
   if (resp_framing_ == OutFraming::kChunked) {
-    write_forwarded_trailers(parser.trailers(), config_->config->response_headers, client_out_);
+    const size_t dropped = write_forwarded_trailers(parser.trailers(), parser.head(),
+                                                    config_->config->response_headers, client_out_);
+    if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }
   resp_done_ = true;
   // One completed exchange: from now on, the server closing this connection before any

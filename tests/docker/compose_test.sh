@@ -2,8 +2,11 @@
 # End-to-end test of the compose stack: builds the images (base image via debootstrap when
 # missing), starts service1, service2, ringway and Prometheus (not Grafana: its image needs a
 # registry) under a unique project name with every port published on 127.0.0.1 only, and checks
-# the proxy path, the injected headers, Prometheus scraping every job, the I/O engine, and the
-# Prometheus rules (tests/prometheus/check_live_rules.py).
+# the proxy path, the injected headers, the network isolation (services publish no port, sit
+# on the internal backend network only, and cannot be reached from the frontend network by
+# name or address, while the same probe from the backend works), Prometheus scraping every job
+# over the backend network, the I/O engine, and the Prometheus rules
+# (tests/prometheus/check_live_rules.py).
 # Always tears the stack down (down -v).
 #
 # Usage: tests/docker/compose_test.sh
@@ -14,10 +17,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=deploy/lib/docker.sh
+source "$repo/deploy/lib/docker.sh"
+# shellcheck source=deploy/lib/processes.sh
+source "$repo/deploy/lib/processes.sh"
 compose_file=$repo/deploy/compose/docker-compose.yml
 project=ringway-test-$$
 tmp=$(mktemp -d /tmp/ringway-compose-test.XXXXXX)
-started_dockerd=""
 stack_up=0
 watchdog=""
 
@@ -41,10 +47,9 @@ cleanup() {
     log "tearing down project $project"
     timeout 120 "${compose_cmd[@]}" down -v --remove-orphans >"$tmp/down.log" 2>&1 || { echo "compose_test: docker-compose down failed:" >&2; cat "$tmp/down.log" >&2; }
   fi
-  if [[ -n $started_dockerd && ${KEEP_DOCKERD:-0} != 1 ]]; then
-    log "stopping the dockerd this test started (pid $started_dockerd)"
-    kill -TERM "$started_dockerd" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 1; done
+  if [[ -n $DOCKERD_STARTED_PID ]]; then
+    log "stopping the dockerd this test started (pid $DOCKERD_STARTED_PID)"
+    docker_stop_started_daemon
   fi
   rm -rf "$tmp"
   if [[ $rc == 0 ]]; then echo "compose_test: PASS"; fi
@@ -65,7 +70,6 @@ trap 'exit 143' TERM
 watchdog=$!
 
 # ------------------------------------------------------------------ Docker available?
-command -v docker >/dev/null 2>&1 || skip "docker CLI not installed (deploy/setup.sh --docker)"
 if docker compose version >/dev/null 2>&1; then
   compose_cmd=(docker compose -p "$project" -f "$compose_file")
 elif command -v docker-compose >/dev/null 2>&1; then
@@ -73,26 +77,8 @@ elif command -v docker-compose >/dev/null 2>&1; then
 else
   skip "neither 'docker compose' nor docker-compose installed (deploy/setup.sh --docker)"
 fi
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null 2>&1 || skip "Docker daemon not running and dockerd not installed"
-  [[ $(id -u) == 0 ]] || skip "Docker daemon not running and we are not root, so cannot start dockerd"
-  log "starting dockerd"
-  dockerd >"$tmp/dockerd.log" 2>&1 </dev/null &
-  started_dockerd=$!
-  for _ in $(seq 60); do
-    docker info >/dev/null 2>&1 && break
-    if ! kill -0 "$started_dockerd" 2>/dev/null; then
-      tail -n 15 "$tmp/dockerd.log" >&2
-      started_dockerd=""
-      skip "dockerd exited at start-up (environment: see its log above)"
-    fi
-    sleep 1
-  done
-  if ! docker info >/dev/null 2>&1; then
-    tail -n 15 "$tmp/dockerd.log" >&2
-    skip "dockerd did not answer within 60 s (environment: see its log above)"
-  fi
-fi
+log "making sure a Docker daemon runs"
+docker_ensure_daemon "$tmp/dockerd.log" || skip "$DOCKER_SKIP_REASON"
 log "docker: server $(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?'), compose: $(compose version --short 2>/dev/null || echo '?')"
 
 # ------------------------------------------------------------------ images
@@ -104,16 +90,7 @@ if [[ ${RINGWAY_COMPOSE_TEST_PREBUILT:-0} != 1 ]]; then
 fi
 
 # ------------------------------------------------------------------ start
-read -r RINGWAY_PORT RINGWAY_ADMIN_PORT PROMETHEUS_PORT GRAFANA_PORT < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+read -r RINGWAY_PORT RINGWAY_ADMIN_PORT PROMETHEUS_PORT GRAFANA_PORT < <(free_ports 4)
 export RINGWAY_PORT RINGWAY_ADMIN_PORT PROMETHEUS_PORT GRAFANA_PORT
 export RINGWAY_BIND_ADDR=127.0.0.1 RINGWAY_ADMIN_BIND_ADDR=127.0.0.1
 log "project $project: proxy 127.0.0.1:$RINGWAY_PORT, admin 127.0.0.1:$RINGWAY_ADMIN_PORT, prometheus 127.0.0.1:$PROMETHEUS_PORT"
@@ -181,6 +158,92 @@ EOF
 }
 check_ping service1
 check_ping service2
+
+# ------------------------------------------------------------------ network isolation
+# The services must publish nothing, sit on the internal backend network only, and be
+# unreachable from the frontend network (where Grafana lives), by name and by address.
+network_of() {  # network_of NAME: the id of this project's compose network NAME
+  docker network ls -q --no-trunc --filter "label=com.docker.compose.project=$project" \
+    --filter "label=com.docker.compose.network=$1"
+}
+frontend_net=$(network_of frontend)
+backend_net=$(network_of backend)
+[[ -n $frontend_net && -n $backend_net ]] || fail "networks frontend/backend not found for project $project"
+[[ $(docker network inspect -f '{{.Internal}}' "$backend_net") == true ]] ||
+  fail "the backend network is not internal"
+[[ $(docker network inspect -f '{{.Internal}}' "$frontend_net") == false ]] ||
+  fail "the frontend network is internal (ringway could not publish its port)"
+
+# attached_networks SERVICE: the network ids the service's container is attached to, sorted.
+attached_networks() {
+  docker inspect -f '{{range $name, $n := .NetworkSettings.Networks}}{{$n.NetworkID}} {{end}}' \
+    "$(compose ps -q "$1")" | tr ' ' '\n' | sed '/^$/d' | sort | tr '\n' ' '
+}
+both_nets=$(printf '%s\n' "$frontend_net" "$backend_net" | sort | tr '\n' ' ')
+declare -A service_ip service_port=([service1]=8001 [service2]=8002)
+for svc in service1 service2; do
+  id=$(compose ps -q "$svc")
+  # Neither a requested binding nor an actual one: `ports:` on a service fails here.
+  bindings=$(docker inspect -f '{{json .HostConfig.PortBindings}} {{json .NetworkSettings.Ports}}' "$id")
+  python3 - "$svc" "$bindings" <<'EOF' || fail "$svc publishes a port: $bindings"
+import json, sys
+svc, text = sys.argv[1], sys.argv[2]
+decoder = json.JSONDecoder()
+requested, end = decoder.raw_decode(text)
+actual, _ = decoder.raw_decode(text[end:].lstrip())
+published = [f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}"
+             for table in (requested or {}, actual or {})
+             for port, binds in table.items() for b in (binds or [])]
+if published:
+    print(f"compose_test: {svc} publishes {', '.join(published)}", file=sys.stderr)
+    sys.exit(1)
+EOF
+  [[ $(attached_networks "$svc") == "$backend_net " ]] ||
+    fail "$svc is attached to networks '$(attached_networks "$svc")', expected only backend ($backend_net)"
+  service_ip[$svc]=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$(docker network inspect -f '{{.Name}}' "$backend_net")\").IPAddress}}" "$id")
+  [[ -n ${service_ip[$svc]} ]] || fail "$svc has no address on the backend network"
+done
+for svc in ringway prometheus; do
+  [[ $(attached_networks "$svc") == "$both_nets" ]] ||
+    fail "$svc is attached to '$(attached_networks "$svc")', expected frontend and backend"
+done
+log "isolation: service1 ${service_ip[service1]}, service2 ${service_ip[service2]} on internal backend only, no published ports"
+
+# The hardening stays: read-only root, no capabilities, no-new-privileges, non-root user,
+# a memory limit and a restart policy on each of our containers.
+for svc in service1 service2 ringway; do
+  h=$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.Config.User}} {{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}' "$(compose ps -q "$svc")")
+  read -r ro capdrop secopt user mem restart <<<"$h"
+  [[ $ro == true && $capdrop == *'"ALL"'* && $secopt == *no-new-privileges* && -n $user && $user != root &&
+     $user != 0* && $mem -gt 0 && $restart == unless-stopped ]] ||
+    fail "$svc lost some hardening (read-only, cap_drop ALL, no-new-privileges, user, memory, restart): $h"
+done
+log "hardening: service1, service2, ringway read-only, cap_drop ALL, no-new-privileges, non-root, memory-limited"
+
+# probe NETWORK URL: runs the image's own health-check client in a throwaway container on
+# NETWORK (as hardened as the stack's containers). Returns its exit status (0 = got a 200).
+ringway_image=${RINGWAY_IMAGE:-ringway/ringway:local}
+probe() {
+  timeout 30 docker run --rm --network "$1" --read-only --cap-drop ALL \
+    --security-opt no-new-privileges:true "$ringway_image" service1 --healthcheck "$2" \
+    >"$tmp/probe.out" 2>&1
+}
+for svc in service1 service2; do
+  port=${service_port[$svc]}
+  # From the frontend the service is reachable exactly one way: through the proxy.
+  probe "$frontend_net" "http://ringway:8080/$svc/ping" ||
+    fail "frontend -> ringway -> $svc failed: $(cat "$tmp/probe.out")"
+  # Positive control first: the same probe from the backend side must work, or the
+  # negative results below would prove nothing.
+  probe "$backend_net" "http://${service_ip[$svc]}:$port/ping" ||
+    fail "control probe from the backend network to $svc failed: $(cat "$tmp/probe.out")"
+  for url in "http://${service_ip[$svc]}:$port/ping" "http://$svc:$port/ping"; do
+    if probe "$frontend_net" "$url"; then
+      fail "$svc is reachable from the frontend network at $url"
+    fi
+    log "isolation: frontend -> $url refused as expected ($(tr -d '\n' <"$tmp/probe.out"))"
+  done
+done
 
 # Every Prometheus job scraped successfully (scrape_interval 5s).
 prom=http://127.0.0.1:$PROMETHEUS_PORT

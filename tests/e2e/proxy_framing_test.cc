@@ -44,14 +44,17 @@ TEST_P(ProxyFraming, ChunkedRequestBodyIsStreamedRechunkedWithTrailers) {
   FakeUpstream& up = start_upstream(serve([](const ReceivedRequest& req) {
     return http_response(200, "got " + std::to_string(req.body.size()));
   }));
-  ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
+  ProxyConfig cfg = single_route(up.address());
+  cfg.limits = "request_buffer: 0";  // stream at once (the default buffers small bodies)
+  ASSERT_NO_FATAL_FAILURE(start_proxy(cfg));
   RawConnection conn;
   ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
   const std::string head =
       "POST /up/upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nX-Request-Id: "
       "rid-ch\r\n\r\n";
   ASSERT_TRUE(conn.send(head + "5\r\nhello\r\n"));
-  // The head and first chunk reach the upstream before the client has finished: streaming.
+  // The head and first (complete, CRLF-checked) chunk reach the upstream before the client
+  // has finished: streaming.
   const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
   while (up.bytes_received() == 0 && base::Clock::now() < deadline) ::usleep(5000);
   ASSERT_GT(up.bytes_received(), 0u) << "the proxy buffered the whole body";

@@ -46,7 +46,6 @@ std::vector<Vector> head_vectors() {
            kHidden},
       {"TE space before colon", post + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + kHidden},
       {"TE tab before colon", post + "Transfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n" + kHidden},
-      {"TE trailing tab", post + "Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n" + kHidden},
       {"TE leading tab and CL",
        post + "Transfer-Encoding:\tchunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n" + kHidden},
       {"TE vertical tab", post +
@@ -120,8 +119,9 @@ TEST_P(ProxySmuggling, BadChunkFramingIs400AndNoBodyByteReachesTheUpstream) {
   EXPECT_EQ(up.bytes_received(), 0u);
   EXPECT_EQ(up.request_count(), 0u);
 
-  // With a pooled connection ready, the head is streamed before the body is parsed: the
-  // upstream may see it, but never a complete request, a body byte or the hidden request.
+  // With a pooled connection ready: these bodies fit limits.request_buffer, so not even the
+  // head goes up (proxy_request_buffering_test.cc checks byte counts); never a complete
+  // request, a body byte or the hidden request.
   for (const Vector& v : vectors) {
     SCOPED_TRACE(v.name);
     const size_t warm_before = up.request_count();
@@ -142,14 +142,14 @@ TEST_P(ProxySmuggling, WellFormedEdgeCasesAreNormalizedNotRejected) {
   ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
   RawConnection conn;
   ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
-  // Spaces around a field value are OWS, not part of it (RFC 9110 §5.5): "  chunked " is
-  // chunked, and the upstream gets a clean header. (A trailing tab is refused: see
-  // AmbiguousHeads.) A request line inside a body is just body bytes.
+  // Spaces and tabs around a field value are OWS, not part of it (RFC 9110 §5.5, §5.6.3):
+  // " \tchunked\t" is chunked, and the upstream gets a clean header. A request line inside a
+  // body is just body bytes.
   ASSERT_TRUE(
-      conn.send("POST /up/a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:  chunked \r\n\r\n"
+      conn.send("POST /up/a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \tchunked\t \r\n\r\n"
                 "5\r\nhello\r\n0\r\n\r\n"
                 "POST /up/b HTTP/1.1\r\nHost: h\r\nContent-Length: " +
-                std::to_string(kHidden.size()) + "\r\n\r\n" + kHidden));
+                std::to_string(kHidden.size()) + "\t\r\n\r\n" + kHidden));
   auto a = conn.read_response(kIoTimeout);
   ASSERT_TRUE(a) << conn.error();
   EXPECT_EQ(a->body, "/a:hello");

@@ -528,7 +528,14 @@ std::vector<Reject> rejections() {
       {"ChunkSizeSeventeenDigits", kTe + "00000000000000003\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
       {"ChunkSizeOverflow", kTe + "10000000000000000\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
       {"ChunkSizeNegative", kTe + "-1\r\na\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
-      {"ChunkSizeSpaceBeforeExt", kTe + "3 ;a=b\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkSizeThenSpaceWithoutExt", kTe + "3 \r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkExtEmptyName", kTe + "3;=b\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkExtEmptyValue", kTe + "3;a=\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkExtUnterminatedQuote", kTe + "3;a=\"b\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkExtControlInQuote", kTe + "3;a=\"\x01\"\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkExtEscapedControl", kTe + "3;a=\"\\\x01\"\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
+      {"ChunkExtOverCap", kTe + "3;a=" + std::string(20, 'b') + "\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {.max_chunk_ext_bytes = 16}, 1},
+      {"ChunkExtEndlessOverCap", kTe + "3;a=" + std::string(40, 'b'), 400, Mode::kRequest, {.max_chunk_ext_bytes = 16}, 1},
       {"ChunkExtControlChar", kTe + "3;a\x01=b\r\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
       {"ChunkExtBareLf", kTe + "3;a=b\nabc\r\n0\r\n\r\n", 400, Mode::kRequest, {}, 1},
       {"ChunkDataWithoutCrlf", kTe + "3\r\nabcXX0\r\n\r\n", 400, Mode::kRequest, {}, 1},
@@ -572,6 +579,11 @@ std::vector<Reject> rejections() {
       {"Http2Version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
       {"Http09Version", "GET / HTTP/0.9\r\n\r\n", 505},
       {"Http2Preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+      // Answered at the request line, before any head end arrives (RFC 9112 §2.3).
+      {"Http2VersionRequestLineOnly", "GET / HTTP/2.0\r\n", 505},
+      {"Http09RequestLine", "GET /\r\n", 505},
+      {"Http09RequestLineAndBlankLine", "GET /\r\n\r\n", 505},
+      {"Http2PrefaceFirstLine", "PRI * HTTP/2.0\r\n", 505},
       {"UnparsableVersion", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 400},
       // Status line (RFC 9112 §4).
       {"TwoDigitStatus", "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", 400, Mode::kResponse},
@@ -579,6 +591,12 @@ std::vector<Reject> rejections() {
       {"StatusOutOfRange", "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n", 400, Mode::kResponse},
       {"DoubleSpaceBeforeStatus", "HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", 400, Mode::kResponse},
       {"ResponseVersion2", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 505, Mode::kResponse},
+      // Found by tests/fuzz (split invariance): the earlier byte fault wins over a later verdict.
+      {"FuzzHttp09LineThenBadFieldName", "GET /\r\nHost: a\r\nConnec\x01\x02ti", 505},
+      {"FuzzHttp09LineThenBareCr", "GET /chade\r\nUpgrade: websocket\r\n\r$\n1\r\nHo", 505},
+      {"FuzzSpaceBeforeColonInTrailerThenTabs", kTe + "00\r\nA: 4bb\t\t:0\r\nA  \t\t\t\t:", 400, Mode::kRequest, {}, 1},
+      {"FuzzLeadingBareLfBeforeHttp09Line", "\nGET /.1\r\nHost: a\r\n\r\n", 400},
+      {"FuzzLongZeroPaddedChunkSizeOverMaxBody", kTe + "00000000000000000000000000000000F0000\r\n0\r\n", 400, Mode::kRequest, {.max_body_bytes = 65536}, 1},
       // Limits: 431 for the head, 413 for the body.
       {"HeadOverMaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(40, 'x') + "\r\n\r\n", 431, Mode::kRequest, small},
       {"EndlessHeadOverMaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(100, 'x'), 431, Mode::kRequest, small},
@@ -613,6 +631,49 @@ INSTANTIATE_TEST_SUITE_P(Rules, HttpParserRejectTest, testing::ValuesIn(rejectio
                          [](const testing::TestParamInfo<Reject>& param) {
                            return param.param.name;
                          });
+
+// ---- RFC-valid inputs llhttp 8.1 refuses, accepted in our layer --------------------------------
+
+// RFC 9110 §5.6.3 / RFC 9112 §5.1: OWS around a field value is SP or HTAB.
+TEST(HttpParserTest, HtabOwsAroundFieldValuesIsAccepted_Rfc9110_5_6_3) {
+  const std::string in = kPost + "Content-Length:\t5\t\r\nX-A: \t a b \t\r\n\r\nhello";
+  Transcript t = run(in);
+  ASSERT_EQ(t.error_status, 0);
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_EQ(t.messages[0].framing, BodyFraming::kContentLength);
+  EXPECT_EQ(t.messages[0].content_length, 5u);
+  EXPECT_EQ(t.messages[0].body, "hello");
+  EXPECT_EQ(t.messages[0].headers.back(), (std::pair<std::string, std::string>{"X-A", "a b"}));
+  expect_split_invariant(in);
+  const std::string te = kPost + "Transfer-Encoding: chunked\t \t\r\n\r\n3\r\nabc\r\n0\r\nT: v\t\r\n\r\n";
+  Transcript c = run(te);
+  ASSERT_EQ(c.error_status, 0);
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0].framing, BodyFraming::kChunked);
+  EXPECT_EQ(c.messages[0].body, "abc");
+  EXPECT_EQ(c.messages[0].trailers, (Fields{{"T", "v"}}));
+  expect_split_invariant(te);
+  // A tab in a reason phrase is kept, not replaced (it is not OWS there).
+  Transcript r = run("HTTP/1.1 200 O K\t\r\nContent-Length: 0\t\r\n\r\n", response());
+  ASSERT_EQ(r.error_status, 0);
+  EXPECT_EQ(r.messages.at(0).reason, "O K\t");
+}
+
+// RFC 9112 §7.1.1: BWS before ";" and around "=", quoted-string values with quoted-pair escapes.
+TEST(HttpParserTest, ChunkExtensionsWithBwsAndQuotedStringsAreAccepted_Rfc9112_7_1_1) {
+  const std::string in = kTe + "3 ;a=b\r\nabc\r\n2\t; name = \"q\\\"uo;te\\\\\" ;flag\r\nde\r\n"
+                               "1;x=\"\xe9\t\"\r\nf\r\n0 ; last\r\n\r\n";
+  Transcript t = run(in);
+  ASSERT_EQ(t.error_status, 0) << in;
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_TRUE(t.messages[0].ended);
+  EXPECT_EQ(t.messages[0].body, "abcdef");
+  expect_split_invariant(in);
+  // The cap counts the extension bytes of one line; exactly at the cap is fine.
+  Feed capped{.limits = {.max_chunk_ext_bytes = 6}};
+  EXPECT_EQ(run(kTe + "3;a=bcd\r\nabc\r\n0\r\n\r\n", capped).error_status, 0);
+  EXPECT_EQ(run(kTe + "3;a=bcde\r\nabc\r\n0\r\n\r\n", capped).error_status, 400);
+}
 
 TEST(HttpParserTest, ErrorReasonNamesTheRule) {
   HttpParser p(Mode::kRequest, {});

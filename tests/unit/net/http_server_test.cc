@@ -307,6 +307,42 @@ TEST_P(HttpServerTest, MalformedRequestGets400JsonAndClose) {
   EXPECT_EQ(errors(), std::vector<int>{400});
 }
 
+// Every parse error is answered with its status and then closes, on a fresh connection and on
+// one that already carried a request; none waits for a head end that may never come.
+TEST_P(HttpServerTest, EveryParseErrorAnswersAndClosesFreshAndReused) {
+  struct Case {
+    const char* bytes;
+    const char* status_line;
+  };
+  const Case cases[] = {
+      {"GET /\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},                  // HTTP/0.9
+      {"GET /\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
+      {"GET / HTTP/2.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
+      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"},
+      {"GET / HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+  };
+  start();
+  int expected = 0;
+  for (const Case& k : cases) {
+    for (bool reused : {false, true}) {
+      SCOPED_TRACE(std::string(k.bytes) + (reused ? " (reused)" : " (fresh)"));
+      Client c(port_);
+      ASSERT_TRUE(c.connected());
+      if (reused) {
+        c.send("GET /first HTTP/1.1\r\nHost: h\r\n\r\n");
+        EXPECT_EQ(c.response(), ok_response("GET /first"));
+        ++expected;
+      }
+      c.send(k.bytes);
+      std::string r = c.response();
+      EXPECT_EQ(r.substr(0, r.find("\r\n")), k.status_line) << r;
+      EXPECT_NE(r.find("\r\nConnection: close\r\n"), std::string::npos) << r;
+      EXPECT_TRUE(c.closed_by_peer());
+    }
+  }
+  EXPECT_EQ(handled_.load(), expected);
+}
+
 TEST_P(HttpServerTest, OversizedHeadGets431) {
   HttpServerOptions o;
   o.limits.max_header_bytes = 1024;

@@ -407,6 +407,23 @@ TEST(ConfigParse, ListenerOverlap) {
       nullptr);
 }
 
+TEST(ConfigParse, RequestBufferChunkExtAndUser) {
+  EXPECT_EQ(parse_ok("")->limits.request_buffer, 65536u);
+  EXPECT_EQ(parse_ok("")->limits.max_chunk_ext_bytes, 4096u);
+  EXPECT_EQ(parse_ok("")->user, "");
+  auto c = parse_ok("limits: {request_buffer: 1MiB, max_chunk_ext_bytes: 512}\nuser: ringway\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->limits.request_buffer, 1048576u);
+  EXPECT_EQ(c->limits.max_chunk_ext_bytes, 512u);
+  EXPECT_EQ(c->user, "ringway");
+  EXPECT_EQ(parse_ok("limits: {request_buffer: 0}")->limits.request_buffer, 0u);
+  EXPECT_EQ(errors_of("limits: {request_buffer: 64kb}\n"),
+            Errors{"t.yaml:1:26: limits.request_buffer: expected a size like 4096, 64KiB or 1MiB, got '64kb'"});
+  EXPECT_EQ(errors_of("limits: {request_buffer: 65MiB, max_chunk_ext_bytes: 8}\n"),
+            (Errors{"t.yaml:1:26: limits.request_buffer: 65MiB is out of range 0..67108864 bytes",
+                    "t.yaml:1:54: limits.max_chunk_ext_bytes: 8 is out of range 16..1048576 bytes"}));
+}
+
 TEST(ConfigParse, WrongTypes) {
   EXPECT_EQ(errors_of("- a\n- b\n"),
             Errors{"t.yaml:1:1: expected a mapping at top level, got a sequence"});

@@ -499,5 +499,39 @@ TEST(UsableRequestId, UsesTheFirstField) {
   EXPECT_EQ(id_of(p), "first");
 }
 
+// RFC 9110 §6.5.1: framing, routing, request modifiers, authentication, response control data,
+// content processing and Connection-named fields are dropped from trailers (and counted); the
+// message is forwarded with the rest.
+TEST(HeaderRulesTest, TrailersKeepOnlyFieldsAllowedInTrailers) {
+  Parsed req = request("POST / HTTP/1.1\r\nHost: h\r\nConnection: X-Hop\r\nTransfer-Encoding: chunked\r\n\r\n");
+  ASSERT_TRUE(req.ok()) << req.error();
+  const std::vector<net::HeaderField> trailers = {
+      {"X-Checksum", "abc"}, {"Content-Length", "5"},  {"transfer-encoding", "chunked"},
+      {"Host", "evil"},      {"Authorization", "x"},   {"Cache-Control", "no-store"},
+      {"Content-Type", "x"}, {"If-Match", "*"},        {"X-Hop", "1"},
+      {"Set-Cookie", "a=b"}, {"Server-Timing", "db;dur=5"}, {"X-Request-Id", "forged"},
+  };
+  HeaderRules rules;
+  rules.remove = {"X-Secret"};
+  std::vector<net::HeaderField> with_rule = trailers;
+  with_rule.push_back({"x-secret", "1"});
+  std::string out;
+  EXPECT_EQ(write_forwarded_trailers(with_rule, req.head(), rules, out), 11u);
+  EXPECT_EQ(out, "0\r\nX-Checksum: abc\r\nServer-Timing: db;dur=5\r\n\r\n");
+  EXPECT_TRUE(allowed_in_trailers("ETag"));
+  EXPECT_FALSE(allowed_in_trailers("content-encoding"));
+}
+
+TEST(HeaderRulesTest, ConnectionTokensFromEveryConnectionField) {
+  Parsed req = request("GET / HTTP/1.1\r\nHost: h\r\nConnection: close, X-B\r\nX-A: 1\r\n"
+                       "connection: x-a ,  Keep-Alive\r\n\r\n");
+  ASSERT_TRUE(req.ok()) << req.error();
+  ConnectionTokens t(req.head());
+  for (const char* name : {"X-A", "x-b", "CLOSE", "keep-alive"}) EXPECT_TRUE(t.contains(name)) << name;
+  for (const char* name : {"X", "X-C", "", "Host"}) EXPECT_FALSE(t.contains(name)) << name;
+  Parsed none = request("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_FALSE(ConnectionTokens(none.head()).contains("Host"));
+}
+
 }  // namespace
 }  // namespace ringway::proxy
