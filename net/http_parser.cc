@@ -353,7 +353,8 @@ struct HttpParserCallbacks {
 };
 
 HttpParser::HttpParser(Mode mode, HttpLimits limits) : mode_(mode), limits_(limits) {
-  head_.headers.reserve(std::min<size_t>(limits_.max_headers, 64));
+  // A typical head fits; more grow the vector (slices are views, so moving them is free).
+  head_.headers.reserve(std::min<size_t>(limits_.max_headers, kHeadersReserved));
   reset();
 }
 
@@ -372,6 +373,11 @@ void HttpParser::reset() {
   pending_cr_ = false;
   line_start_ = true;
   head_bytes_ = 0;
+  // One head with many fields must not pin its vector for the connection's lifetime.
+  if (head_.headers.capacity() > kHeadersWatermark) {
+    std::vector<HeaderField>().swap(head_.headers);
+    head_.headers.reserve(kHeadersReserved);
+  }
 }
 
 int HttpParser::set_error(int status, const char* reason) {

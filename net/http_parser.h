@@ -25,6 +25,11 @@ struct HttpLimits {
 
 class HttpParser {
  public:
+  // Header slices kept per parser between messages (16 bytes x 2 each): bounded per idle
+  // connection, whatever the largest head it ever carried.
+  static constexpr size_t kHeadersReserved = 8;
+  static constexpr size_t kHeadersWatermark = 32;
+
   enum class Mode { kRequest, kResponse };
   enum class Event { kNeedMore, kHead, kBody, kMessageEnd, kError };
   struct Step {

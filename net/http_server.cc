@@ -159,6 +159,8 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
         break;
       }
       if (!head_started_) {
+        // Nothing received yet: the buffer may not be leased, so there is no start to mark.
+        if (in_.size() == 0 && !in_.has_stash()) break;
         head_started_ = true;
         msg_start_ = in_.data();
       }
@@ -196,6 +198,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
       in_message_ = in_.size() > 0;
       if (in_.size() == 0) {
         in_.compact();
+        in_.release();  // idle between requests: the buffer goes back to the worker's pool
         set_deadline(server_.options_.idle_timeout);
       } else if (in_.capacity() - (in_.data() - in_.base()) - in_.size() <
                  server_.options_.limits.max_header_bytes) {

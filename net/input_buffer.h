@@ -1,5 +1,6 @@
 // A connection's receive buffer: fixed capacity, never reallocated, so slices handed out
-// by the parser stay valid; compacted only at points where no slice is live.
+// by the parser stay valid; compacted only at points where no slice is live. Its storage is
+// leased from the thread's BufferPool on the first byte and given back by release().
 #pragma once
 
 #include <cstring>
@@ -7,18 +8,36 @@
 #include <string>
 #include <string_view>
 
+#include "net/buffer_pool.h"
+
 namespace ringway::net {
 
 class InputBuffer {
  public:
-  explicit InputBuffer(size_t capacity = 0) { reset_capacity(capacity); }
+  explicit InputBuffer(size_t capacity = 0) : capacity_(capacity) {}
+  ~InputBuffer() { BufferPool::give(data_, capacity_); }
+  InputBuffer(const InputBuffer&) = delete;
+  InputBuffer& operator=(const InputBuffer&) = delete;
 
   void reset_capacity(size_t capacity) {
-    data_ = capacity ? std::make_unique<char[]>(capacity) : nullptr;
+    BufferPool::give(data_, capacity_);
+    data_ = nullptr;
     capacity_ = capacity;
     begin_ = end_ = 0;
-    stash_.clear();
+    std::string().swap(stash_);
   }
+
+  // Gives the storage back to the pool when no byte waits in it (between requests, when a
+  // connection goes idle). REQUIRES: no slice into the buffer is live.
+  void release() {
+    if (begin_ != end_ || !stash_.empty()) return;
+    BufferPool::give(data_, capacity_);
+    data_ = nullptr;
+    begin_ = end_ = 0;
+    // A stash only grows past a pause; do not keep its peak for the rest of the connection.
+    if (stash_.capacity() > 4096) std::string().swap(stash_);
+  }
+  bool leased() const { return data_ != nullptr; }
 
   // Forgets every byte (a new connection reuses the storage).
   void clear() {
@@ -27,11 +46,11 @@ class InputBuffer {
   }
 
   // Bytes received but not yet consumed.
-  const char* data() const { return data_.get() + begin_; }
+  const char* data() const { return data_ ? data_ + begin_ : ""; }
   size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_ && stash_.empty(); }
   size_t capacity() const { return capacity_; }
-  const char* base() const { return data_.get(); }
+  const char* base() const { return data_ ? data_ : ""; }
 
   // Marks n bytes as used. Their memory stays untouched until compact(): the parser's
   // slices of a half-received head point into consumed bytes.
@@ -44,9 +63,14 @@ class InputBuffer {
       stash_.append(p, n);
       return;
     }
+    if (n == 0) return;
+    if (!data_ && !lease()) {
+      stash_.append(p, n);  // mmap failed: keep the bytes; compact() retries the lease
+      return;
+    }
     size_t room = capacity_ - end_;
     size_t take = n < room ? n : room;
-    std::memcpy(data_.get() + end_, p, take);
+    std::memcpy(data_ + end_, p, take);
     end_ += take;
     if (take < n) stash_.append(p + take, n - take);
   }
@@ -62,14 +86,14 @@ class InputBuffer {
     }
     ptrdiff_t delta = -static_cast<ptrdiff_t>(begin_);
     if (begin_ > 0) {
-      std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+      std::memmove(data_, data_ + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
     }
-    if (!stash_.empty()) {
+    if (!stash_.empty() && (data_ || lease())) {
       size_t room = capacity_ - end_;
       size_t take = stash_.size() < room ? stash_.size() : room;
-      std::memcpy(data_.get() + end_, stash_.data(), take);
+      std::memcpy(data_ + end_, stash_.data(), take);
       end_ += take;
       stash_.erase(0, take);
     }
@@ -80,7 +104,13 @@ class InputBuffer {
   bool full() const { return end_ == capacity_; }
 
  private:
-  std::unique_ptr<char[]> data_;
+  bool lease() {
+    if (capacity_ == 0) return false;
+    data_ = BufferPool::take(capacity_);
+    return data_ != nullptr;
+  }
+
+  char* data_ = nullptr;
   size_t capacity_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;

@@ -20,6 +20,10 @@ struct ProxyMetrics {
   metrics::CounterFamily& health_checks;          // {upstream,server,result}
   metrics::CounterFamily& ejections;              // {upstream,server}
   metrics::CounterFamily& retries;                // {upstream}
+  metrics::GaugeFamily& upstream_connections;   // {upstream,server}: open now, pooled included
+  metrics::GaugeFamily& queue_depth;            // {upstream}: requests waiting for a slot
+  metrics::HistogramFamily& queue_wait;         // {upstream}
+  metrics::CounterFamily& queue_overflows;      // {upstream,reason}: full | timeout
   metrics::GaugeFamily& panic;                    // {upstream}: 1 while serving from all servers
   metrics::CounterFamily& errors;                 // {source,reason}: every proxy-generated error
   metrics::Gauge connections_active;

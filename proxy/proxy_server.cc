@@ -87,7 +87,7 @@ bool ProxyServer::start(std::string* error) {
   options.mode = cfg->io;
   workers_.resize(worker_count_);
   auto setup = [&](size_t i, net::Loop& loop, std::string* err) {
-    workers_[i] = std::make_unique<Worker>(i, loop, metrics_);
+    workers_[i] = std::make_unique<Worker>(i, loop, metrics_, &limits_);
     workers_[i]->apply(cfg, health_->current());
     return workers_[i]->listen(listen_addrs, err);
   };

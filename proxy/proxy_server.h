@@ -49,6 +49,7 @@ class ProxyServer final : public AdminSource {
   // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.
   bool on_worker0(const std::function<void(Worker&)>& fn) override;
   size_t workers() const override { return workers_.size(); }
+  const ConnectionLimits& connection_limits() const override { return limits_; }
   int admin_port() const;
 
  private:
@@ -61,6 +62,7 @@ class ProxyServer final : public AdminSource {
   size_t worker_count_;
   metrics::Registry registry_;
   ProxyMetrics metrics_;
+  ConnectionLimits limits_;  // before workers_: they unregister from it when destroyed
   std::unique_ptr<HealthChecker> health_;
   net::WorkerPool pool_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -11,11 +11,36 @@
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
+namespace {
 
-Worker::Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics)
-    : ExchangeContext(index, loop, metrics) {}
+// Idle connection objects kept for reuse: a burst of 10,000 clients must not pin 10,000.
+constexpr size_t kMaxIdleConnections = 1024;
+
+}  // namespace
+
+Worker::Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics, ConnectionLimits* limits)
+    : ExchangeContext(index, loop, metrics),
+      limits_(limits),
+      self_(std::make_shared<Worker*>(this)),
+      pool_(kMaxIdleConnections) {
+  if (!limits_) return;
+  std::weak_ptr<Worker*> weak = self_;
+  net::Loop* l = &loop;
+  limits_->register_worker(index, [weak, l](const std::string& upstream) {
+    // From another worker's thread: hop to ours; the worker may be gone by then.
+    l->post([weak, upstream] {
+      std::shared_ptr<Worker*> self = weak.lock();
+      if (!self) return;
+      for (auto& u : (*self)->upstreams_) {
+        if (u->name() == upstream) u->trim_idle();
+      }
+    });
+  });
+}
 
 Worker::~Worker() {
+  if (limits_) limits_->unregister_worker(index_);
+  self_.reset();
   for (net::Socket* l : listeners_) loop_.close(l);
   // Connections close their sockets in their destructors.
   pool_.clear();
@@ -48,7 +73,7 @@ void Worker::rebuild(std::shared_ptr<const Config> config) {
     for (auto& old : upstreams_) {
       if (old && old->name() == uc.name) rt = old;
     }
-    if (!rt) rt = std::make_shared<UpstreamRuntime>(uc, metrics_, index_);
+    if (!rt) rt = std::make_shared<UpstreamRuntime>(uc, metrics_, index_, &loop_, limits_);
     const bool matches = health_ && (!health_->config || health_->config == config);
     if (matches && i < health_->upstreams.size()) {
       rt->apply(uc, health_->upstreams[i]);
@@ -131,6 +156,9 @@ std::vector<ServerStatus> Worker::server_status() const {
       st.ejected_for_ms = st.ejected ? s->ejected_until - now : 0;
       st.ejections = s->ejections;
       st.idle_connections = s->idle.size();
+      st.connection_limit = u->limit_now(*s, now);
+      st.warmth = u->warmth(*s, now);
+      st.queued = u->queue().size();
       st.last_error = s->last_error;
       out.push_back(std::move(st));
     }

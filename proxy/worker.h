@@ -25,12 +25,16 @@ struct ServerStatus {
   int64_t ejected_for_ms = 0;
   int ejections = 0;
   size_t idle_connections = 0;
+  uint32_t connection_limit = 0;  // max_connections now (slow start ramps it), 0 = unlimited
+  double warmth = 1;              // slow-start progress, 1 = full share
+  size_t queued = 0;              // requests of its upstream waiting in this worker
   std::string last_error;
 };
 
 class Worker final : public ExchangeContext, public net::SocketHandler {
  public:
-  Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics);
+  // `limits` (shared by all workers, outliving them) counts connections per server.
+  Worker(size_t index, net::Loop& loop, ProxyMetrics& metrics, ConnectionLimits* limits = nullptr);
   ~Worker() override;
 
   // Binds this worker's SO_REUSEPORT listeners. Returns: false with *error.
@@ -50,6 +54,9 @@ class Worker final : public ExchangeContext, public net::SocketHandler {
  private:
   void rebuild(std::shared_ptr<const Config> config);
 
+  ConnectionLimits* limits_;
+  // Lives while the worker does: trim requests posted by other workers check it first.
+  std::shared_ptr<Worker*> self_;
   std::vector<net::Socket*> listeners_;
   HealthSnapshotPtr health_;
   // Upstream runtimes survive reloads by name so pools and stats carry over.

@@ -26,6 +26,8 @@ class AdminSource {
   virtual const std::string& io_fallback_reason() const = 0;
   virtual metrics::Registry& registry() = 0;
   virtual size_t workers() const = 0;
+  // Open connections per server and queued requests per upstream, over all workers.
+  virtual const ConnectionLimits& connection_limits() const = 0;
   // Every worker's live per-server numbers, in worker order (waits up to 1 s for each).
   virtual std::vector<std::vector<ServerStatus>> collect_server_status() = 0;
   // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.

@@ -25,6 +25,8 @@ struct ServerView {
   int64_t ejected_for_ms = 0;
   int ejections = 0;
   size_t idle = 0;
+  uint32_t limit = 0;
+  double warmth = 1;
   std::string last_error;
 };
 
@@ -44,6 +46,8 @@ ViewMap collect(AdminSource& proxy) {
       v.ejected_for_ms = std::max(v.ejected_for_ms, s.ejected_for_ms);
       v.ejections += s.ejections;
       v.idle += s.idle_connections;
+      v.limit = std::max(v.limit, s.connection_limit);
+      v.warmth = std::min(v.warmth, s.warmth);
       if (!s.last_error.empty()) v.last_error = s.last_error;
     }
   }
@@ -60,7 +64,8 @@ std::string dump(const Json& j) {
 }
 
 Json server_json(const ServerAddress& a, bool healthy, const std::string& last_check,
-                 const ServerView& v) {
+                 const ServerView& v, const UpstreamSlots* slots) {
+  std::shared_ptr<const ServerSlots> ss = slots ? slots->find(a.label) : nullptr;
   return Json{{"address", a.label},
               {"configured", a.configured},
               {"healthy", healthy},
@@ -71,17 +76,37 @@ Json server_json(const ServerAddress& a, bool healthy, const std::string& last_c
               {"ejected_for_ms", v.ejected_for_ms},
               {"ejections", v.ejections},
               {"idle_connections", v.idle},
+              {"connections", ss ? ss->open() : 0},
+              {"connection_limit", v.limit},
+              {"slow_start_progress", v.warmth},
               {"last_error", v.last_error}};
 }
 
-Json servers_json(const UpstreamConfig& u, const UpstreamMembers& m, ViewMap& views) {
+Json servers_json(const UpstreamConfig& u, const UpstreamMembers& m, ViewMap& views,
+                  const ConnectionLimits& limits) {
+  std::shared_ptr<const UpstreamSlots> slots = limits.find(u.name);
   Json list = Json::array();
   for (size_t k = 0; k < m.servers.size(); ++k) {
     list.push_back(server_json(m.servers[k], k < m.healthy.size() && m.healthy[k],
                                k < m.last_check.size() ? m.last_check[k] : "",
-                               views[{u.name, m.servers[k].label}]));
+                               views[{u.name, m.servers[k].label}], slots.get()));
   }
   return list;
+}
+
+Json queue_json(const UpstreamConfig& u, const ConnectionLimits& limits) {
+  std::shared_ptr<const UpstreamSlots> slots = limits.find(u.name);
+  return Json{{"max_connections", u.max_connections},
+              {"size", u.queue.size},
+              {"timeout_ms", u.queue.timeout},
+              {"waiting", slots ? slots->queued() : 0},
+              {"slow_start_ms", u.slow_start}};
+}
+
+std::string conns_cell(const UpstreamSlots* slots, const std::string& label, uint32_t limit) {
+  std::shared_ptr<const ServerSlots> ss = slots ? slots->find(label) : nullptr;
+  return std::to_string(ss ? ss->open() : 0) + " / " +
+         (limit == 0 ? std::string("unlimited") : std::to_string(limit));
 }
 
 std::string html_escape(std::string_view s) {
@@ -129,7 +154,8 @@ std::string render_status_json(AdminSource& proxy) {
       uj["resolve_error"] = m->resolve_error;
     }
     uj["healthy_servers"] = healthy;
-    uj["servers"] = m ? servers_json(u, *m, views) : Json::array();
+    uj["queue"] = queue_json(u, proxy.connection_limits());
+    uj["servers"] = m ? servers_json(u, *m, views, proxy.connection_limits()) : Json::array();
     upstreams.push_back(std::move(uj));
   }
   j["upstreams"] = std::move(upstreams);
@@ -183,18 +209,22 @@ std::string render_explain_json(AdminSource& proxy, std::string_view target) {
   ViewMap views = collect(proxy);
   j["balance"] = balance_policy_name(uc.balance);
   j["candidates"] = health && route->upstream_index < health->upstreams.size()
-                        ? servers_json(uc, health->upstreams[route->upstream_index], views)
+                        ? servers_json(uc, health->upstreams[route->upstream_index], views,
+                                       proxy.connection_limits())
                         : Json::array();
+  j["queue"] = queue_json(uc, proxy.connection_limits());
   // Ask worker 0's balancer, with its live in-flight and latency numbers.
   auto picked = std::make_shared<std::string>();
   auto panic = std::make_shared<bool>(false);
+  auto full = std::make_shared<bool>(false);
   const std::string upstream_name = uc.name;
-  bool answered = proxy.on_worker0([picked, panic, upstream_name](Worker& w) {
+  bool answered = proxy.on_worker0([picked, panic, full, upstream_name](Worker& w) {
     for (const RouteRuntime& r : w.current()->routes) {
       if (!r.upstream || r.upstream->name() != upstream_name) continue;
       UpstreamRuntime::Pick p = r.upstream->pick(w.loop().now(), nullptr);
       if (p.server) *picked = p.server->address.label;
       *panic = p.panic;
+      *full = p.full;
       return;
     }
   });
@@ -202,6 +232,9 @@ std::string render_explain_json(AdminSource& proxy, std::string_view target) {
     j["would_pick"] = *picked;
     j["panic_mode"] = *panic;
     j["result"] = *panic ? "forward (panic: no healthy server, trying all)" : "forward";
+  } else if (answered && *full) {
+    j["would_pick"] = nullptr;
+    j["result"] = "queue: every server is at max_connections";
   } else {
     j["would_pick"] = nullptr;
     j["result"] = "503: no server available";
@@ -234,7 +267,9 @@ std::string render_status_html(AdminSource& proxy) {
     const UpstreamConfig& u = cfg->upstreams[i];
     h += "<h3>" + html_escape(u.name) + " <small>(" + balance_policy_name(u.balance) +
          ")</small></h3><table><tr><th>server</th><th>health</th><th>last check</th><th>in flight</th>"
-         "<th>latency EWMA</th><th>ejected</th><th>ejections</th><th>idle conns</th></tr>";
+         "<th>latency EWMA</th><th>ejected</th><th>ejections</th><th>idle conns</th>"
+         "<th>conns / limit</th></tr>";
+    std::shared_ptr<const UpstreamSlots> slots = proxy.connection_limits().find(u.name);
     if (health && i < health->upstreams.size()) {
       const UpstreamMembers& m = health->upstreams[i];
       for (size_t k = 0; k < m.servers.size(); ++k) {
@@ -248,10 +283,11 @@ std::string render_status_html(AdminSource& proxy) {
              std::to_string(v.in_flight) + "</td><td>" + ewma + "</td><td>" +
              (v.ejected ? "for " + std::to_string(v.ejected_for_ms) + " ms" : std::string("no")) +
              "</td><td>" + std::to_string(v.ejections) + "</td><td>" + std::to_string(v.idle) +
-             "</td></tr>";
+             "</td><td>" + conns_cell(slots.get(), m.servers[k].label, v.limit) + "</td></tr>";
       }
     }
-    h += "</table>";
+    h += "</table><p>queue: " + std::to_string(slots ? slots->queued() : 0) + " waiting (size " +
+         std::to_string(u.queue.size) + ", timeout " + std::to_string(u.queue.timeout) + " ms)</p>";
   }
   h += "<p><a href=\"/status\">/status</a> &middot; <a href=\"/metrics\">/metrics</a> &middot; "
        "<a href=\"/explain?path=/service1/ping\">/explain?path=/service1/ping</a></p></body></html>\n";

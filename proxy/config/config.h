@@ -44,6 +44,12 @@ struct OutlierConfig {
   int max_ejection_percent = 50;
 };
 
+// Requests waiting for a connection slot when every server is at max_connections.
+struct QueueConfig {
+  uint32_t size = 1024;   // waiting requests, all workers together (0 = answer 503 at once)
+  Millis timeout = 5000;  // a wait longer than this answers 503 with Retry-After
+};
+
 struct UpstreamConfig {
   std::string name;                    // letters, digits, '_', '-', '.' (it becomes a metric label)
   std::vector<net::HostPort> servers;  // at least one, no duplicates, port != 0
@@ -53,6 +59,13 @@ struct UpstreamConfig {
   Millis resolve_every = 5000;
   HealthCheckConfig health_check;
   OutlierConfig outlier;
+  // Open connections per server over all workers, pooled idle ones included (0 = unlimited):
+  // the server's own capacity, so a burst queues here instead of in its listen backlog.
+  uint32_t max_connections = 1024;
+  QueueConfig queue;
+  // A server that comes back healthy ramps its share of picks and its connection limit up
+  // linearly over this window (0 = off), so the queue it missed does not flatten it at once.
+  Millis slow_start = 0;
 };
 
 struct RouteConfig {
@@ -84,6 +97,9 @@ struct LimitsConfig {
   // upstream (like nginx's proxy_request_buffering); larger ones stream. 0 .. 64 MiB; 0 = stream.
   uint64_t request_buffer = 65536;
   uint64_t max_chunk_ext_bytes = 4096;  // chunk-ext bytes per chunk-size line; 16 .. 1 MiB
+  // Bytes queued per stream and direction before the proxy stops reading the other side
+  // (4 KiB .. 64 MiB): what one slow reader or slow upload can cost.
+  uint64_t stream_buffer = 16384;
 };
 
 // All > 0 except drain, where 0 means "stop at once".

@@ -248,6 +248,8 @@ void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
        [&r, out](const Field& x) { r.read_size(x, 0, 64 * 1024 * 1024, &out->request_buffer); }},
       {"max_chunk_ext_bytes",
        [&r, out](const Field& x) { r.read_size(x, 16, 1024 * 1024, &out->max_chunk_ext_bytes); }},
+      {"stream_buffer",
+       [&r, out](const Field& x) { r.read_size(x, 4096, 64 * 1024 * 1024, &out->stream_buffer); }},
   };
   r.read_map(f, keys);
 }

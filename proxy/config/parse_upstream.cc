@@ -108,6 +108,14 @@ void read_outlier(Reader& r, const Field& f, OutlierConfig* out) {
   }
 }
 
+void read_queue(Reader& r, const Field& f, QueueConfig* out) {
+  const KeyHandler keys[] = {
+      {"size", [&](const Field& x) { r.read_int(x, 0, 10000000, &out->size); }},
+      {"timeout", [&](const Field& x) { r.read_duration(x, 1, kMaxDuration, &out->timeout); }},
+  };
+  r.read_map(f, keys);
+}
+
 void read_balance(Reader& r, const Field& f, BalancePolicy* out) {
   std::string text;
   if (r.read_string(f, &text) && !parse_balance_policy(text, out)) {
@@ -130,6 +138,11 @@ void read_upstream(Reader& r, const Field& f, UpstreamConfig* out) {
        [&](const Field& x) { r.read_duration(x, 1, kMaxDuration, &out->resolve_every); }},
       {"health_check", [&](const Field& x) { read_health_check(r, x, &out->health_check); }},
       {"outlier", [&](const Field& x) { read_outlier(r, x, &out->outlier); }},
+      {"max_connections",
+       [&](const Field& x) { r.read_int(x, 0, 10000000, &out->max_connections); }},
+      {"queue", [&](const Field& x) { read_queue(r, x, &out->queue); }},
+      {"slow_start",
+       [&](const Field& x) { r.read_duration(x, 0, kMaxDuration, &out->slow_start); }},
   };
   r.read_map(f, keys);
   if (!has_servers && (f.is_null() || f.value.IsMap())) {

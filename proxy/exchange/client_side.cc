@@ -17,6 +17,25 @@ namespace ringway::proxy {
 namespace {
 
 constexpr unsigned kRecvChunk = 16384;
+// Per-exchange strings keep their capacity between requests up to this (no malloc per
+// request); one large response or head must not pin its peak for the connection's lifetime.
+constexpr size_t kStringWatermark = 1024;
+
+void trim(std::string& s, size_t watermark) {
+  if (s.capacity() > watermark) std::string().swap(s);
+}
+
+}  // namespace
+
+// Frees the per-exchange strings past `watermark` (0: all of them, for a pooled object).
+void ProxyConnection::trim_exchange_buffers(size_t watermark) {
+  for (std::string* s : {&client_out_, &client_sending_buf_, &req_head_, &req_body_, &req_sending_,
+                         &target_, &path_scratch_}) {
+    if (s->empty()) trim(*s, watermark);
+  }
+}
+
+namespace {
 
 }  // namespace
 
@@ -140,7 +159,8 @@ void ProxyConnection::on_data(const char* data, size_t len) {
 
 void ProxyConnection::process_client_input() {
   while (phase_ == Phase::kHead || (phase_ == Phase::kForward && !req_done_)) {
-    if (phase_ == Phase::kForward && !buffering_ && req_body_.size() > kMaxQueued) {
+    if (phase_ == Phase::kForward && !buffering_ &&
+        req_body_.size() + req_sending_.size() >= stream_limit()) {
       // The upstream is slower than the client: stop reading until it catches up.
       if (!client_paused_) {
         client_paused_ = true;
@@ -278,7 +298,7 @@ void ProxyConnection::append_request_body(std::string_view body) {
     req_chunk_.append(body);
     // Except one chunk larger than this, which goes up in pieces: holding it whole would let a
     // client pin up to max_body_bytes per connection.
-    if (req_chunk_.size() >= kMaxQueued) {
+    if (req_chunk_.size() >= stream_limit()) {
       queue_request_bytes(req_chunk_);
       req_chunk_.clear();
     }
@@ -391,6 +411,8 @@ void ProxyConnection::request_complete() {
   }
   phase_ = Phase::kIdle;
   in_.compact();
+  if (in_.size() == 0) in_.release();  // idle: the receive buffer goes back to the worker's pool
+  trim_exchange_buffers(kStringWatermark);
   set_client_deadline(worker_.current()->config->timeouts.client_idle);
   if (client_paused_) {
     client_paused_ = false;
@@ -411,7 +433,8 @@ void ProxyConnection::record(int status) {
   r.duration.observe(worker_.index(), static_cast<double>(base::Clock::now_ns() - start_ns_) * 1e-9);
 }
 
-void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason) {
+void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason,
+                                    int retry_after_s) {
   static const char* const kSource[] = {"client", "upstream", "internal"};
   worker_.metrics()
       .errors.with({kSource[static_cast<int>(source)], std::to_string(status)})
@@ -458,6 +481,7 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   net::write_header(out, "Content-Type", "application/json");
   net::write_content_length(out, body.out().size());
   net::write_header(out, "X-Request-Id", id);
+  if (retry_after_s > 0) net::write_header(out, "Retry-After", std::to_string(retry_after_s));
   for (const auto& [n, v] : worker_.current()->config->response_headers.set) net::write_header(out, n, v);
   if (close_after_response_) net::write_header(out, "Connection", "close");
   net::end_head(out);
@@ -484,6 +508,15 @@ void ProxyConnection::close() {
   }
   config_.reset();
   upstream_.reset();
+  in_.consume(in_.size());  // a pooled connection object holds no buffer
+  in_.compact();
+  in_.release();
+  client_out_.clear();
+  client_sending_buf_.clear();
+  req_head_.clear();
+  req_body_.clear();
+  req_sending_.clear();
+  trim_exchange_buffers(0);
   loop_.close(sock_);
   sock_ = nullptr;
   worker_.release(this);

@@ -20,11 +20,10 @@ namespace ringway::proxy {
 // Where an error came from decides its status and whether a retry is allowed.
 enum class ErrorSource { kClient, kUpstream, kInternal };
 
-// Bytes queued towards one side beyond which we stop reading from the other: bounds the
-// memory a slow reader can make us hold (per connection, per direction).
-inline constexpr size_t kMaxQueued = 256 * 1024;
-
-class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, public base::PoolSlot {
+class ProxyConnection final : public net::SocketHandler,
+                              public UpstreamEvents,
+                              public QueueWaiter,
+                              public base::PoolSlot {
  public:
   explicit ProxyConnection(ExchangeContext& worker);
   ~ProxyConnection() override;
@@ -45,6 +44,10 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   void on_upstream_end(int err) override;
   void on_upstream_sent(ssize_t res) override;
 
+  // Waiting for a connection slot (upstream_side.cc).
+  bool on_queue_turn() override;
+  void on_queue_timeout() override;
+
  private:
   enum class Phase { kIdle, kHead, kForward, kTunnel, kClosed };
 
@@ -61,11 +64,20 @@ class ProxyConnection final : public net::SocketHandler, public UpstreamEvents, 
   void set_client_deadline(base::Millis after);
   void request_complete();
   void close();
-  void respond_error(int status, ErrorSource source, const char* reason);
+  // retry_after_s > 0 adds Retry-After (RFC 9110 §10.2.3) for a 503 the client may repeat.
+  void respond_error(int status, ErrorSource source, const char* reason, int retry_after_s = 0);
   void record(int status);
+  void trim_exchange_buffers(size_t watermark);
+  // limits.stream_buffer: bytes queued towards one side (being sent + waiting) at which
+  // we stop reading from the other, so a slow reader (or a slow upstream for an upload) costs
+  // at most about this much per stream and direction.
+  size_t stream_limit() const {
+    return (config_ ? config_->config : worker_.current()->config)->limits.stream_buffer;
+  }
 
   // Upstream side (upstream_side.cc).
   void pick_and_connect(const ServerRuntime* exclude);
+  bool try_connect(const ServerRuntime* exclude);
   void use_connection(std::unique_ptr<UpstreamConnection> conn);
   void send_upstream();
   void process_upstream_input(const char* data, size_t len);

@@ -10,31 +10,61 @@ namespace ringway::proxy {
 
 void ProxyConnection::pick_and_connect(const ServerRuntime* exclude) {
   ++attempts_;
+  // Requests already waiting for a connection slot go first (FIFO per upstream and worker).
+  if (upstream_->queue().empty() && try_connect(exclude)) return;
+  if (!upstream_->queue().push(this, loop_.now())) {
+    const int retry_after = static_cast<int>((upstream_->queue().timeout() + 999) / 1000);
+    respond_error(503, ErrorSource::kUpstream,
+                  "upstream at max_connections and its queue is full", retry_after);
+  }
+}
+
+// Returns: false (and nothing changed) when every candidate is at max_connections.
+bool ProxyConnection::try_connect(const ServerRuntime* exclude) {
   UpstreamRuntime::Pick pick = upstream_->pick(loop_.now(), exclude);
+  if (pick.full) return false;
   if (pick.server == nullptr) {
     respond_error(503, ErrorSource::kUpstream, "upstream has no servers");
-    return;
+    return true;
   }
+  while (std::unique_ptr<UpstreamConnection> conn = pick.server->idle.take()) {
+    if (!conn->dead()) {
+      panic_ = pick.panic;
+      server_ = upstream_->share(pick.server);
+      ++server_->in_flight;
+      in_flight_counted_ = true;
+      use_connection(std::move(conn));
+      return true;
+    }
+  }
+  // Another worker may have taken the last slot since the pick looked.
+  if (!upstream_->take_slot(*pick.server, loop_.now())) return false;
   panic_ = pick.panic;
   server_ = upstream_->share(pick.server);
   ++server_->in_flight;
   in_flight_counted_ = true;
-  while (std::unique_ptr<UpstreamConnection> conn = server_->idle.take()) {
-    if (!conn->dead()) {
-      use_connection(std::move(conn));
-      return;
-    }
-  }
   auto conn = std::make_unique<UpstreamConnection>(loop_, server_);
   int err = 0;
   if (!conn->connect(server_->address.addr, &err)) {
     upstream_failed(std::string("socket: ") + strerror(-err), true, false);
-    return;
+    return true;
   }
   up_ = std::move(conn);
   up_->attach(this);
   up_connecting_ = true;
   set_upstream_deadline(config_->config->timeouts.upstream_connect);
+  return true;
+}
+
+bool ProxyConnection::on_queue_turn() {
+  if (phase_ != Phase::kForward || !upstream_) return true;  // answered meanwhile
+  return try_connect(nullptr);
+}
+
+void ProxyConnection::on_queue_timeout() {
+  const int retry_after = static_cast<int>((upstream_->queue().timeout() + 999) / 1000);
+  respond_error(503, ErrorSource::kUpstream,
+                "no upstream connection slot within the queue timeout", retry_after);
 }
 
 void ProxyConnection::use_connection(std::unique_ptr<UpstreamConnection> conn) {
@@ -104,7 +134,7 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
     return;
   }
   if (!req_body_.empty()) send_upstream();
-  if (client_paused_ && req_body_.size() < kMaxQueued &&
+  if (client_paused_ && req_body_.size() + req_sending_.size() < stream_limit() &&
       (phase_ == Phase::kTunnel || (phase_ == Phase::kForward && !req_done_))) {
     client_paused_ = false;
     loop_.start_recv(sock_);
@@ -129,7 +159,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
     if (phase_ == Phase::kClosed) return;
   }
   flush_client();
-  if (client_out_.size() > kMaxQueued && up_ && !upstream_paused_) {
+  if (client_out_.size() + client_sending_buf_.size() >= stream_limit() && up_ && !upstream_paused_) {
     // The client reads slower than the server writes: stop reading the server.
     upstream_paused_ = true;
     loop_.pause_recv(up_->socket());
@@ -144,6 +174,13 @@ void ProxyConnection::process_upstream_input(const char* data, size_t len) {
     up_in_.consume(st.consumed);
     switch (st.event) {
       case net::HttpParser::Event::kNeedMore:
+        if (resp_started_ && up_in_.size() == 0 && !up_in_.has_stash()) {
+          // Body phase and every byte forwarded: a stream paused behind a slow client holds
+          // no response buffer, only the bytes queued for the client.
+          up_in_.compact();
+          up_in_.release();
+          return;
+        }
         if (resp_started_ && (up_in_.full() || up_in_.has_stash())) {
           up_in_.compact();  // body phase: the head was already rewritten for the client
           if (up_in_.size() > 0) continue;
@@ -265,6 +302,7 @@ void ProxyConnection::finish_response() {
 }
 
 void ProxyConnection::drop_upstream(bool reusable) {
+  leave_queue();
   upstream_deadline_active_ = false;
   if (in_flight_counted_ && server_) {
     --server_->in_flight;
@@ -272,6 +310,7 @@ void ProxyConnection::drop_upstream(bool reusable) {
   }
   up_in_.consume(up_in_.size());
   up_in_.compact();
+  up_in_.release();  // the response buffer lives as long as the exchange with this server
   up_connecting_ = false;
   if (!up_) {
     up_sending_ = false;
@@ -288,6 +327,7 @@ void ProxyConnection::drop_upstream(bool reusable) {
   }
   upstream_paused_ = false;
   up_sending_ = false;
+  if (upstream_) upstream_->queue().kick();  // a pooled connection or a slot came free
 }
 
 bool ProxyConnection::can_retry(bool connect_phase) const {
@@ -390,7 +430,7 @@ void ProxyConnection::on_upstream_timer() {
 void ProxyConnection::tunnel_client_bytes(const char* data, size_t len) {
   req_body_.append(data, len);
   send_upstream();
-  if (req_body_.size() > kMaxQueued && !client_paused_) {
+  if (req_body_.size() + req_sending_.size() >= stream_limit() && !client_paused_) {
     client_paused_ = true;
     loop_.pause_recv(sock_);
   }

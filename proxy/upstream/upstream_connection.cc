@@ -2,9 +2,12 @@
 // for the server closing it while it idles in the pool.
 #include "proxy/upstream/upstream_connection.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 
 #include "net/socket.h"
+#include "proxy/upstream/upstream_runtime.h"
 
 namespace ringway::proxy {
 
@@ -15,7 +18,15 @@ UpstreamConnection::UpstreamConnection(net::Loop& loop, std::shared_ptr<ServerRu
       parser_(net::HttpParser::Mode::kResponse, net::HttpLimits{65536, 1000, 0}) {}
 
 UpstreamConnection::~UpstreamConnection() {
-  if (sock_) loop_.close(sock_);
+  // The loop may close the fd a turn later (io_uring cancels outstanding receives first); the
+  // slot is free now, so end the TCP connection now too, or the server would briefly see the
+  // replacement connection beside this one.
+  if (sock_) {
+    ::shutdown(loop_.fd(sock_), SHUT_RDWR);
+    loop_.close(sock_);
+  }
+  // Every connection was opened under a slot of its server's max_connections.
+  server_->return_slot();
 }
 
 bool UpstreamConnection::connect(const net::ResolvedAddress& addr, int* err) {

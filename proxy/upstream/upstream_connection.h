@@ -27,6 +27,8 @@ class UpstreamEvents {
 
 class UpstreamConnection final : public net::SocketHandler {
  public:
+  // REQUIRES: the caller took a slot on `server` (ServerRuntime::take_slot); the connection
+  // returns it when destroyed.
   UpstreamConnection(net::Loop& loop, std::shared_ptr<ServerRuntime> server);
   ~UpstreamConnection() override;
 

@@ -20,20 +20,41 @@ constexpr double kDefaultLatencyMs = 1.0;
 // p2c distrusts the estimate of a server it last chose this long before the rival it is
 // compared with: about one request per period re-measures a server that keeps losing.
 constexpr base::Millis kStaleEstimateMs = 1000;
+// Share a server gets at the very start of its slow start: enough to be measured at once.
+constexpr double kMinWarmth = 0.05;
+
+QueueMetrics queue_metrics(ProxyMetrics& m, const std::string& name) {
+  return QueueMetrics{m.queue_depth.with({name}), m.queue_wait.with({name}),
+                      m.queue_overflows.with({name, "full"}),
+                      m.queue_overflows.with({name, "timeout"})};
+}
 
 }  // namespace
 
-UpstreamRuntime::UpstreamRuntime(const UpstreamConfig& config, ProxyMetrics& metrics, size_t shard)
+UpstreamRuntime::UpstreamRuntime(const UpstreamConfig& config, ProxyMetrics& metrics, size_t shard,
+                                 net::Loop* loop, ConnectionLimits* limits)
     : config_(config),
       metrics_(metrics),
       shard_(shard),
+      shared_(limits ? limits->upstream(config.name) : std::make_shared<UpstreamSlots>()),
+      queue_(loop, shared_, shard, queue_metrics(metrics, config.name),
+             [this, limits] {
+               if (limits) limits->request_trim(shard_, config_.name);
+             }),
       duration_(metrics.upstream_duration.with({config.name})),
       retry_counter_(metrics.retries.with({config.name})) {
   if (getrandom(&rng_, sizeof rng_, 0) != sizeof rng_) rng_ = 0x9e3779b97f4a7c15ull ^ shard;
+  queue_.configure(config.queue.size, config.queue.timeout);
+}
+
+UpstreamRuntime::~UpstreamRuntime() {
+  // Pooled connections hold their ServerRuntime; close them while the slots are reachable.
+  for (auto& s : servers_) s->idle.clear();
 }
 
 void UpstreamRuntime::apply(const UpstreamConfig& config, const UpstreamMembers& members) {
   config_ = config;
+  queue_.configure(config.queue.size, config.queue.timeout);
   std::vector<ServerRuntimePtr> next;
   next.reserve(members.servers.size());
   for (size_t i = 0; i < members.servers.size(); ++i) {
@@ -50,6 +71,9 @@ void UpstreamRuntime::apply(const UpstreamConfig& config, const UpstreamMembers&
       s = std::make_shared<ServerRuntime>();
       s->address = a;
       s->ejection_counter = metrics_.ejections.with({config_.name, a.label});
+      s->slots = shared_->server(a.label);
+      s->connections = metrics_.upstream_connections.with({config_.name, a.label});
+      s->shard = shard_;
     }
     s->address = a;
     const bool healthy = i < members.healthy.size() ? members.healthy[i] != 0 : true;
@@ -61,6 +85,7 @@ void UpstreamRuntime::apply(const UpstreamConfig& config, const UpstreamMembers&
       s->ewma_ms = 0;
       s->consecutive_failures = 0;
       s->ejected_until = base::TimePoint{};
+      s->recovered_at = base::Clock::now();
     }
     s->healthy = healthy;
     next.push_back(std::move(s));
@@ -73,6 +98,37 @@ void UpstreamRuntime::apply(const UpstreamConfig& config, const UpstreamMembers&
     gone->idle.clear();
   }
   servers_ = std::move(next);
+  queue_.kick();  // new servers or higher limits may take waiters now
+}
+
+double UpstreamRuntime::warmth(const ServerRuntime& s, base::TimePoint now) const {
+  const base::Millis window = config_.slow_start;
+  if (window <= 0 || s.recovered_at.ms == 0) return 1.0;
+  const base::Millis since = now - s.recovered_at;
+  if (since >= window) return 1.0;
+  const double w = static_cast<double>(since < 0 ? 0 : since) / static_cast<double>(window);
+  return w < kMinWarmth ? kMinWarmth : w;
+}
+
+uint32_t UpstreamRuntime::limit_now(const ServerRuntime& s, base::TimePoint now) const {
+  const uint32_t limit = config_.max_connections;
+  if (limit == 0) return 0;
+  const double w = warmth(s, now);
+  if (w >= 1.0) return limit;
+  const auto ramped = static_cast<uint32_t>(static_cast<double>(limit) * w + 0.999);
+  return ramped < 1 ? 1 : ramped;
+}
+
+bool UpstreamRuntime::has_capacity(const ServerRuntime& s, base::TimePoint now) const {
+  if (!s.idle.empty()) return true;
+  const uint32_t limit = limit_now(s, now);
+  return limit == 0 || s.slots->open() < limit;
+}
+
+void UpstreamRuntime::trim_idle() {
+  // Waiters here take idle connections on their next turn; closing them would only churn.
+  if (!queue_.empty()) return;
+  for (auto& s : servers_) s->idle.clear();
 }
 
 ServerRuntimePtr UpstreamRuntime::share(ServerRuntime* s) const {
@@ -124,6 +180,24 @@ UpstreamRuntime::Pick UpstreamRuntime::pick(base::TimePoint now, const ServerRun
     if (candidates_.empty()) candidates_.push_back(servers_.front().get());
   }
   result.panic = panic;
+  if (config_.max_connections != 0) {
+    // Only servers with a free slot (or an idle connection here) can take the request now.
+    std::erase_if(candidates_, [&](const ServerRuntime* s) { return !has_capacity(*s, now); });
+    if (candidates_.empty()) {
+      result.full = true;
+      return result;
+    }
+  }
+  if (config_.slow_start > 0 && candidates_.size() > 1) {
+    // Slow start: a warming server stays a candidate with probability = its warmth, so its
+    // share of picks ramps up with it. Never drop every candidate.
+    size_t kept = 0;
+    for (ServerRuntime* s : candidates_) {
+      const double w = warmth(*s, now);
+      if (w >= 1.0 || static_cast<double>(next_random() >> 11) * 0x1p-53 < w) candidates_[kept++] = s;
+    }
+    if (kept > 0) candidates_.resize(kept);
+  }
   const size_t n = candidates_.size();
   if (n == 1) {
     result.server = candidates_[0];

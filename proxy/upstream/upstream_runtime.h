@@ -10,6 +10,9 @@
 #include "metrics/families.h"
 #include "base/clock.h"
 #include "proxy/config/config.h"
+#include "net/loop.h"
+#include "proxy/upstream/connection_limit.h"
+#include "proxy/upstream/request_queue.h"
 #include "proxy/upstream/upstream_connection.h"
 #include "proxy/upstream/upstream_state.h"
 
@@ -33,15 +36,35 @@ struct ServerRuntime {
   IdlePool idle;                 // keep-alive connections
   metrics::Counter ejection_counter;
   std::vector<metrics::Counter> code_counters;  // by status code, filled lazily
+  // Connection slots shared with the other workers; every UpstreamConnection holds one.
+  std::shared_ptr<ServerSlots> slots;
+  metrics::Gauge connections;     // ringway_upstream_connections, this worker's share
+  size_t shard = 0;
+  base::TimePoint recovered_at;   // last unhealthy -> healthy transition (slow start)
 
   bool ejected(base::TimePoint now) const { return now < ejected_until; }
+  // Takes a connection slot under `limit` (0 = unlimited). Returns: false at the limit.
+  bool take_slot(uint32_t limit) {
+    if (!slots->try_acquire(limit)) return false;
+    connections.add(shard, 1);
+    return true;
+  }
+  // The connection holding a slot closed (UpstreamConnection's destructor).
+  void return_slot() {
+    slots->release();
+    connections.add(shard, -1);
+  }
 };
 
 using ServerRuntimePtr = std::shared_ptr<ServerRuntime>;
 
 class UpstreamRuntime {
  public:
-  UpstreamRuntime(const UpstreamConfig& config, ProxyMetrics& metrics, size_t shard);
+  // `loop` runs the queue's timer and `limits` shares connection counts with the other
+  // workers; either may be null in unit tests (no timer; counts private to this runtime).
+  UpstreamRuntime(const UpstreamConfig& config, ProxyMetrics& metrics, size_t shard,
+                  net::Loop* loop = nullptr, ConnectionLimits* limits = nullptr);
+  ~UpstreamRuntime();
 
   const UpstreamConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
@@ -54,10 +77,23 @@ class UpstreamRuntime {
   struct Pick {
     ServerRuntime* server = nullptr;  // nullptr: the upstream has no servers at all
     bool panic = false;               // no server was healthy: picked among all of them
+    bool full = false;                // every candidate is at max_connections: queue
   };
   // Picks a server for a new attempt, never `exclude` when another exists.
   Pick pick(base::TimePoint now, const ServerRuntime* exclude);
   ServerRuntimePtr share(ServerRuntime* s) const;
+
+  // Connection limit of `s` now: max_connections, ramped during slow start (0 = unlimited).
+  uint32_t limit_now(const ServerRuntime& s, base::TimePoint now) const;
+  // Slow-start progress of `s` in (0, 1]: 1 when off or past the window.
+  double warmth(const ServerRuntime& s, base::TimePoint now) const;
+  // Takes a slot on `s` for a new connection. Returns: false at its limit.
+  bool take_slot(ServerRuntime& s, base::TimePoint now) { return s.take_slot(limit_now(s, now)); }
+  RequestQueue& queue() { return queue_; }
+  const UpstreamSlots& shared() const { return *shared_; }
+  // Closes this worker's idle connections when none of its own requests waits for them
+  // (another worker's requests wait for their slots).
+  void trim_idle();
 
   // Passive health: a response (any status < 500) resets failures and feeds the EWMA.
   void on_success(ServerRuntime& s, double latency_ms);
@@ -77,9 +113,13 @@ class UpstreamRuntime {
   bool eligible(const ServerRuntime& s, base::TimePoint now) const;
   uint64_t next_random();
 
+  bool has_capacity(const ServerRuntime& s, base::TimePoint now) const;
+
   UpstreamConfig config_;
   ProxyMetrics& metrics_;
   size_t shard_;
+  std::shared_ptr<UpstreamSlots> shared_;
+  RequestQueue queue_;
   std::vector<ServerRuntimePtr> servers_;
   std::vector<ServerRuntime*> candidates_;  // scratch, reused per pick
   uint64_t rr_ = 0;

@@ -140,3 +140,35 @@ TEST(InputBuffer, ExactFitIsNotStashed) {
 
 }  // namespace
 }  // namespace ringway::net
+
+namespace ringway::net {
+namespace {
+
+TEST(InputBufferLease, StorageIsLeasedOnTheFirstByteAndReleasedWhenEmpty) {
+  const long before = BufferPool::mapped();
+  InputBuffer b(32768);
+  EXPECT_FALSE(b.leased());  // an idle connection holds no buffer
+  EXPECT_EQ(b.size(), 0u);
+  b.append("GET / HTTP/1.1\r\n", 16);
+  EXPECT_TRUE(b.leased());
+  b.release();  // bytes wait: kept
+  EXPECT_TRUE(b.leased());
+  b.consume(16);
+  b.release();
+  EXPECT_FALSE(b.leased());
+  b.append("x", 1);  // the block comes back from the thread's pool
+  EXPECT_EQ(std::string_view(b.data(), b.size()), "x");
+  EXPECT_LE(BufferPool::mapped() - before, 1);
+}
+
+TEST(BufferPool, KeepsAtMostMaxIdleBlocksPerSize) {
+  const long before = BufferPool::mapped();
+  std::vector<char*> blocks;
+  for (size_t i = 0; i < BufferPool::kMaxIdle * 3; ++i) blocks.push_back(BufferPool::take(12288));
+  for (char* b : blocks) b[0] = 1;
+  for (char* b : blocks) BufferPool::give(b, 12288);
+  EXPECT_LE(BufferPool::mapped() - before, static_cast<long>(BufferPool::kMaxIdle));
+}
+
+}  // namespace
+}  // namespace ringway::net

@@ -609,3 +609,40 @@ TEST(Duration, FormatsWithLargestExactUnit) {
 
 }  // namespace
 }  // namespace ringway::proxy
+
+namespace ringway::proxy {
+namespace {
+
+TEST(ConfigParse, ConnectionLimitQueueAndSlowStart) {
+  auto d = parse_ok("upstreams: { s: { servers: [\"h:1\"] } }");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->upstreams[0].max_connections, 1024u);
+  EXPECT_EQ(d->upstreams[0].queue.size, 1024u);
+  EXPECT_EQ(d->upstreams[0].queue.timeout, 5000);
+  EXPECT_EQ(d->upstreams[0].slow_start, 0);
+  auto c = parse_ok(
+      "upstreams:\n  s:\n    servers: [\"h:1\"]\n    max_connections: 64\n"
+      "    queue: { size: 10, timeout: 250ms }\n    slow_start: 30s\n");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->upstreams[0].max_connections, 64u);
+  EXPECT_EQ(c->upstreams[0].queue.size, 10u);
+  EXPECT_EQ(c->upstreams[0].queue.timeout, 250);
+  EXPECT_EQ(c->upstreams[0].slow_start, 30000);
+  auto unlimited = parse_ok("upstreams: { s: { servers: [\"h:1\"], max_connections: 0 } }");
+  ASSERT_NE(unlimited, nullptr);
+  EXPECT_EQ(unlimited->upstreams[0].max_connections, 0u);
+  const std::vector<std::string> errors = errors_of(
+      "upstreams:\n  s:\n    servers: [\"h:1\"]\n    max_connections: -1\n"
+      "    queue: { size: x, timeout: 0s, sise: 3 }\n    slow_start: soon\n");
+  ASSERT_EQ(errors.size(), 5u);
+  EXPECT_EQ(errors[0].rfind("t.yaml:4:22: upstreams.s.max_connections: -1 is out of range", 0), 0u)
+      << errors[0];
+  EXPECT_EQ(errors[1], "t.yaml:5:20: upstreams.s.queue.size: expected an integer, got 'x'");
+  EXPECT_EQ(errors[2], "t.yaml:5:32: upstreams.s.queue.timeout: must be greater than 0");
+  EXPECT_EQ(errors[3], "t.yaml:5:36: unknown key 'sise' in upstreams.s.queue (did you mean 'size'?)");
+  EXPECT_EQ(errors[4].rfind("t.yaml:6:17: upstreams.s.slow_start: invalid duration 'soon'", 0), 0u)
+      << errors[4];
+}
+
+}  // namespace
+}  // namespace ringway::proxy

@@ -417,3 +417,55 @@ TEST_F(UpstreamRuntimeTest, EjectionCounterMetricIncrements) {
 
 }  // namespace
 }  // namespace ringway::proxy
+
+namespace ringway::proxy {
+namespace {
+
+using test_support::at;
+using test_support::members;
+
+TEST_F(UpstreamRuntimeTest, FullServersAreSkippedAndAllFullMeansQueue) {
+  UpstreamConfig c = upstream(BalancePolicy::kRoundRobin);
+  c.max_connections = 1;
+  UpstreamRuntime& rt = make(c, members({"a:1", "b:1"}));
+  ASSERT_TRUE(rt.take_slot(server(0), at(0)));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(rt.pick(at(0), nullptr).server, &server(1));
+  ASSERT_TRUE(rt.take_slot(server(1), at(0)));
+  EXPECT_FALSE(rt.take_slot(server(1), at(0)));
+  UpstreamRuntime::Pick p = rt.pick(at(0), nullptr);
+  EXPECT_TRUE(p.full);
+  EXPECT_EQ(p.server, nullptr);
+  server(0).return_slot();
+  EXPECT_EQ(rt.pick(at(0), nullptr).server, &server(0));
+  server(1).return_slot();
+  EXPECT_NE(render().find("ringway_upstream_connections{upstream=\"u\",server=\"a:1\"} 0"),
+            std::string::npos);
+}
+
+TEST_F(UpstreamRuntimeTest, SlowStartRampsShareAndLimitOfARecoveredServer) {
+  UpstreamConfig c = upstream(BalancePolicy::kRoundRobin);
+  c.max_connections = 100;
+  c.slow_start = 10000;
+  UpstreamRuntime& rt = make(c, members({"a:1", "b:1"}, {1, 0}));
+  rt.apply(c, members({"a:1", "b:1"}, {1, 1}));  // b recovers now
+  const base::TimePoint t0 = server(1).recovered_at;
+  EXPECT_EQ(rt.limit_now(server(0), t0), 100u);
+  EXPECT_EQ(rt.limit_now(server(1), t0), 5u);  // the 5 % floor
+  EXPECT_EQ(rt.limit_now(server(1), t0 + 5000), 50u);
+  EXPECT_EQ(rt.limit_now(server(1), t0 + 10000), 100u);
+  auto share = [&](base::Millis after) {
+    std::map<std::string, int> n = count_picks(4000, t0 + after);
+    return n["b:1"] / 4000.0;
+  };
+  EXPECT_LT(share(1000), 0.1);   // warmth 0.1: about 5 % of picks
+  EXPECT_GT(share(1000), 0.01);
+  EXPECT_NEAR(share(5000), 0.25, 0.06);
+  EXPECT_NEAR(share(20000), 0.5, 0.05);
+  // Off by default: a recovered server takes its full share at once.
+  c.slow_start = 0;
+  rt.apply(c, members({"a:1", "b:1"}, {1, 1}));
+  EXPECT_NEAR(share(0), 0.5, 0.05);
+}
+
+}  // namespace
+}  // namespace ringway::proxy
