@@ -26,6 +26,7 @@ struct ProxyMetrics {
   metrics::Counter connections_accepted;
   metrics::CounterFamily& config_reloads;         // {result}
   metrics::GaugeFamily& build_info;               // {version,io,io_fallback_reason}
+  metrics::Counter access_log_errors;             // access log lines lost (write error, full queue)
 };
 
 }  // namespace ringway::proxy

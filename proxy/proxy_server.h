@@ -35,6 +35,8 @@ class ProxyServer final : public AdminSource {
   bool reload();
   // SIGTERM: stops accepting, lets in-flight requests finish up to timeouts.drain, stops.
   void drain_and_stop();
+  // SIGUSR1: workers hand over their buffered lines, then the writer reopens the file.
+  void reopen_access_log();
 
   // For the admin endpoints (any thread).
   std::shared_ptr<const Config> config() const override;
@@ -53,6 +55,10 @@ class ProxyServer final : public AdminSource {
 
  private:
   void publish_health(HealthSnapshotPtr snapshot);
+  // Runs fn on every worker thread and waits for all (up to 2 s). Main thread only.
+  void on_each_worker(const std::function<void(Worker&)>& fn);
+  // The file for `c` (the running one when the path is unchanged). Returns: false with *error.
+  bool access_file_for(const Config& c, std::shared_ptr<AccessLogFile>* out, std::string* error);
 
   std::string config_path_;
   Overrides overrides_;
@@ -66,6 +72,7 @@ class ProxyServer final : public AdminSource {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> workers_ready_{false};
   std::unique_ptr<AdminServer> admin_;
+  std::shared_ptr<AccessLogFile> access_file_;  // nullptr: access log off. Main thread only.
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
 };

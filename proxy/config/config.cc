@@ -85,6 +85,7 @@ void read_top_level(Reader& r, const Field& root, Config* c) {
        [&](const Field& x) { read_headers(r, x, &c->request_headers, &c->response_headers); }},
       {"upstreams", [&](const Field& x) { upstreams = x; }},
       {"routes", [&](const Field& x) { routes = x; }},
+      {"access_log", [&](const Field& x) { read_access_log(r, x, &c->access_log); }},
   };
   r.read_map(root, keys);
   // Upstreams first, whatever the key order in the file: routes refer to them by name.
