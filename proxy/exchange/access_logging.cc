@@ -42,6 +42,7 @@ void ProxyConnection::log_request(int status) {
   log_bytes_in_ = log_bytes_out_ = 0;
   upstream_ttfb_ns_ = queue_wait_ns_ = 0;
   log_flags_ = 0;
+  attempts_ = 0;  // a 400 before the next head must not show this request's attempts
 }
 
 }  // namespace ringway::proxy

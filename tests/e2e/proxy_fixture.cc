@@ -26,6 +26,7 @@ std::string ProxyConfig::to_yaml() const {
   if (!limits.empty()) y += "limits: {" + limits + "}\n";
   if (!timeouts.empty()) y += "timeouts: {" + timeouts + "}\n";
   if (!headers.empty()) y += "headers: " + headers + "\n";
+  y += top_level;
   y += "upstreams:\n";
   for (const UpstreamSpec& u : upstreams) {
     y += "  " + u.name + ": {servers: [";
