@@ -20,6 +20,8 @@ packages=(
   liburing-dev node-llhttp prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev prometheus curl wrk procps iproute2 python3
+  # the admin live page test (tests/admin/): a real headless browser
+  chromium chromium-driver python3-selenium
 )
 if [[ $want_bench == 1 ]]; then
   packages+=(nginx-light haproxy h2o strace valgrind)

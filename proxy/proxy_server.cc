@@ -262,6 +262,21 @@ bool ProxyServer::on_worker0(const std::function<void(Worker&)>& fn) {
   return wait_count(*done, 1, 1000);
 }
 
+ClientConnections ProxyServer::client_connections() {
+  auto active = std::make_shared<std::atomic<size_t>>(0);
+  auto idle = std::make_shared<std::atomic<size_t>>(0);
+  auto done = std::make_shared<std::atomic<size_t>>(0);
+  pool_.post_all([this, active, idle, done](size_t i, net::Loop&) {
+    if (workers_[i]) {
+      *active += workers_[i]->active_connections();
+      *idle += workers_[i]->idle_connections();
+    }
+    ++*done;
+  });
+  wait_count(*done, pool_.size(), 1000);
+  return ClientConnections{active->load(), idle->load()};
+}
+
 int ProxyServer::admin_port() const { return admin_ ? admin_->port() : 0; }
 
 }  // namespace ringway::proxy

@@ -50,6 +50,7 @@ class ProxyServer final : public AdminSource {
   std::vector<std::vector<ServerStatus>> collect_server_status() override;
   // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.
   bool on_worker0(const std::function<void(Worker&)>& fn) override;
+  ClientConnections client_connections() override;
   size_t workers() const override { return workers_.size(); }
   int admin_port() const;
 

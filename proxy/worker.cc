@@ -128,6 +128,12 @@ void Worker::set_access_log(std::shared_ptr<AccessLogFile> file, const AccessLog
   }
 }
 
+size_t Worker::idle_connections() const {
+  size_t n = 0;
+  for (ProxyConnection* c : pool_.live_objects()) n += c->idle() ? 1 : 0;
+  return n;
+}
+
 void Worker::flush_access_log() {
   if (log_) log_->flush();
 }

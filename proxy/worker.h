@@ -49,6 +49,8 @@ class Worker final : public ExchangeContext, public net::SocketHandler {
   void flush_access_log();
 
   size_t active_connections() const { return pool_.live(); }
+  // Connections between requests (keep-alive), for the admin page.
+  size_t idle_connections() const;
   void release(ProxyConnection* c) override;
 
   void on_accept(int fd) override;

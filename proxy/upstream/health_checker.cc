@@ -38,6 +38,7 @@ class HealthChecker::Engine {
     bool healthy = true;
     int successes = 0, failures = 0;  // consecutive
     std::string last_check;
+    int64_t last_transition_unix_ms = 0;  // 0: never flipped since it joined
     metrics::Counter results[3];  // by ProbeResult; empty while checks are disabled
     metrics::Gauge gauge;
     net::Timer timer;  // next probe
@@ -238,6 +239,7 @@ void HealthChecker::Engine::on_probe_done(Server& s, const ProbeOutcome& outcome
   }
   if (flipped) {
     s.healthy = !s.healthy;
+    s.last_transition_unix_ms = base::Clock::unix_ms();
     s.gauge.set(s.healthy ? 1 : 0);
     const int streak = s.healthy ? s.successes : s.failures;
     const char* what = s.healthy ? (streak == 1 ? "success" : "successes")
@@ -329,6 +331,7 @@ HealthSnapshotPtr HealthChecker::Engine::build(uint64_t generation) const {
       m.servers.push_back(s->address);
       m.healthy.push_back(s->healthy ? 1 : 0);
       m.last_check.push_back(s->last_check);
+      m.last_transition_unix_ms.push_back(s->last_transition_unix_ms);
     }
     m.resolve_error = u->resolve_error;
   }
