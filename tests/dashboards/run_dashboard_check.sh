@@ -3,9 +3,8 @@
 # starts service1, service2 and ringway from BIN_DIR on free loopback ports (plus a "flaky"
 # upstream whose servers pass health checks but reset every request, so 5xx, retries and
 # ejections exist),
-# a Prometheus scraping them every second, sends bounded traffic through the proxy (no reload:
-# counters that never moved must still return data), then runs validate_dashboards.py
-# --require-data. Stops everything on exit.
+# a Prometheus scraping them every second, sends bounded traffic through the proxy, reloads
+# ringway once (SIGHUP), then runs validate_dashboards.py --require-data. Stops everything on exit.
 # Usage: tests/dashboards/run_dashboard_check.sh BIN_DIR    (about 30 s; hard limit 90 s)
 # Env: PROMETHEUS (default: prometheus on PATH), DASHBOARDS_DIR (default deploy/grafana/dashboards),
 #      KEEP_TMP=1 keeps the temp dir (configs, logs) for debugging.
@@ -213,8 +212,7 @@ send_round() {
 }
 : >"$tmp/codes.txt"
 for _ in 1 2 3; do send_round >>"$tmp/codes.txt"; done
-# No reload here: ringway_config_reloads_total{result="success"|"error"} exist at 0 from the
-# start, so "Config reloads" must return data on a stack that never reloaded.
+kill -HUP "${pid_of[ringway]}"           # one config reload (same file: result ok)
 for _ in $(seq 1 6); do
   send_round >>"$tmp/codes.txt"
   sleep 0.5
