@@ -28,6 +28,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.common.exceptions import StaleElementReferenceException
 except ImportError:
     skip("python3-selenium is not installed")
 
@@ -128,11 +129,15 @@ try:
         opts.add_argument(a)
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     driver.get(admin + "/")
-    wait = WebDriverWait(driver, 20, poll_frequency=0.2)
+    wait = WebDriverWait(driver, 20, poll_frequency=0.2,
+                         ignored_exceptions=[StaleElementReferenceException])
 
+    # The page replaces its tables every second: read them in one script call, so no element
+    # reference goes stale between finding it and reading it.
     def server_health(port):
-        rows = driver.find_elements(By.CSS_SELECTOR, 'tr.server[data-server="127.0.0.1:%d"]' % port)
-        return rows[0].get_attribute("data-health") if rows else None
+        return driver.execute_script(
+            "var r = document.querySelector(arguments[0]); return r ? r.dataset.health : null;",
+            'tr.server[data-server="127.0.0.1:%d"]' % port)
 
     def is_number(text):
         try:
@@ -142,8 +147,9 @@ try:
             return False
 
     def route_cell(route, cls):
-        cells = driver.find_elements(By.CSS_SELECTOR, 'tr.route[data-route="%s"] td.%s' % (route, cls))
-        return cells[0].text if cells else ""
+        return driver.execute_script(
+            "var c = document.querySelector(arguments[0]); return c ? c.textContent : '';",
+            'tr.route[data-route="%s"] td.%s' % (route, cls))
 
     wait.until(lambda d: server_health(p1) == "up" and server_health(p2) == "up")
     print("ok: both servers rendered healthy")
