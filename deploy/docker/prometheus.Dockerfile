@@ -15,6 +15,9 @@ RUN apt-get update \
  && chown prometheus:prometheus /prometheus
 
 COPY deploy/prometheus/prometheus.yml /etc/prometheus/prometheus.yml
+# The rules it loads (rule_files: rules/*.yml, relative to the config); check config checks
+# them too, so a broken rule fails the image build.
+COPY deploy/prometheus/rules/ /etc/prometheus/rules/
 RUN promtool check config /etc/prometheus/prometheus.yml
 
 USER prometheus

@@ -2,7 +2,8 @@
 # End-to-end test of the compose stack: builds the images (base image via debootstrap when
 # missing), starts service1, service2, ringway and Prometheus (not Grafana: its image needs a
 # registry) under a unique project name with every port published on 127.0.0.1 only, and checks
-# the proxy path, the injected headers, Prometheus scraping every job, and the I/O engine.
+# the proxy path, the injected headers, Prometheus scraping every job, the I/O engine, and the
+# Prometheus rules (tests/prometheus/check_live_rules.py).
 # Always tears the stack down (down -v).
 #
 # Usage: tests/docker/compose_test.sh
@@ -212,3 +213,12 @@ case "$io" in
   io_uring|epoll) log "ringway in Docker runs on io=$io${reason:+ (fallback reason: $reason)}" ;;
   *) fail "ringway_build_info has io=\"$io\" (expected io_uring or epoll): $build_info" ;;
 esac
+
+# The rules reach Prometheus in the container (image copy + volume): every group and rule
+# loaded and healthy, every recording rule with data (a few more requests so rate() has them).
+for _ in 1 2 3; do
+  curl -s --noproxy '*' -o /dev/null --max-time 3 "http://127.0.0.1:$RINGWAY_PORT/service1/ping" || true
+  curl -s --noproxy '*' -o /dev/null --max-time 3 "http://127.0.0.1:$RINGWAY_PORT/service2/ping" || true
+done
+python3 "$repo/tests/prometheus/check_live_rules.py" --wait 60 "$prom" "$repo/deploy/prometheus/rules" ||
+  fail "the alerting/recording rules are not all loaded and evaluating in the compose Prometheus"
