@@ -9,7 +9,7 @@
 namespace ringway::proxy {
 
 struct AccessEntry {
-  int64_t start_unix_ms = 0;   // wall clock when the request's head arrived
+  int64_t start_unix_ms = 0;  // wall clock when the request's head arrived
   std::string_view request_id, client_ip;
   int client_port = 0;
   std::string_view method, path;  // path: the request-target exactly as sent

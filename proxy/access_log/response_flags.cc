@@ -4,7 +4,7 @@
 namespace ringway::proxy {
 
 void append_response_flags(std::string& out, uint32_t flags) {
-  static constexpr const char* kCodes[] = {"NR", "UH",  "UF", "UT", "UR", "UC",
+  static constexpr const char* kCodes[] = {"NR",  "UH", "UF",  "UT", "UR", "UC",
                                            "UPE", "UO", "DPE", "DT", "DC", "SD"};
   bool first = true;
   for (unsigned bit = 0; bit < sizeof kCodes / sizeof kCodes[0]; ++bit) {

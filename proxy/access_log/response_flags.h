@@ -16,10 +16,11 @@ enum ResponseFlag : uint32_t {
   kFlagUpstreamClosed = 1u << 5,          // UC  the server closed before the response ended
   kFlagUpstreamProtocolError = 1u << 6,   // UPE the server's response was not valid HTTP/1.1
   kFlagUpstreamOverflow = 1u << 7,        // UO  the upstream queue was full or timed out (503)
-  kFlagDownstreamProtocolError = 1u << 8, // DPE the client's request was malformed (400/405/413/431)
-  kFlagDownstreamHeaderTimeout = 1u << 9, // DT  the client sent no full head in time (408)
-  kFlagDownstreamClosed = 1u << 10,       // DC  the client closed or reset before the response ended
-  kFlagShutdownCut = 1u << 11,            // SD  cut off when the drain budget ran out at shutdown
+  kFlagDownstreamProtocolError = 1u
+                                 << 8,  // DPE the client's request was malformed (400/405/413/431)
+  kFlagDownstreamHeaderTimeout = 1u << 9,  // DT  the client sent no full head in time (408)
+  kFlagDownstreamClosed = 1u << 10,  // DC  the client closed or reset before the response ended
+  kFlagShutdownCut = 1u << 11,       // SD  cut off when the drain budget ran out at shutdown
 };
 
 // Appends the codes of `flags` joined by ',' in the order above ("UF,UT"); nothing for 0.

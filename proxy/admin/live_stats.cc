@@ -127,17 +127,22 @@ Json LiveStats::routes_json() const {
     Json r;
     r["route"] = route;
     const bool have_window = &five != &now;
-    r["rps"] = have_window ? number_or_null(diff(&sample, then, &RouteSample::requests) / secs) : Json(nullptr);
-    r["rate_2xx"] = have_window ? number_or_null(diff(&sample, then, &RouteSample::c2) / secs) : Json(nullptr);
-    r["rate_4xx"] = have_window ? number_or_null(diff(&sample, then, &RouteSample::c4) / secs) : Json(nullptr);
-    r["rate_5xx"] = have_window ? number_or_null(diff(&sample, then, &RouteSample::c5) / secs) : Json(nullptr);
+    r["rps"] = have_window ? number_or_null(diff(&sample, then, &RouteSample::requests) / secs)
+                           : Json(nullptr);
+    r["rate_2xx"] =
+        have_window ? number_or_null(diff(&sample, then, &RouteSample::c2) / secs) : Json(nullptr);
+    r["rate_4xx"] =
+        have_window ? number_or_null(diff(&sample, then, &RouteSample::c4) / secs) : Json(nullptr);
+    r["rate_5xx"] =
+        have_window ? number_or_null(diff(&sample, then, &RouteSample::c5) / secs) : Json(nullptr);
     r["p50_ms"] = number_or_null(window_quantile(route, minute, now, 0.5), 1000);
     r["p99_ms"] = number_or_null(window_quantile(route, minute, now, 0.99), 1000);
     r["requests_total"] = sample.requests;
     // Series: one point per sample (oldest first); p99 over the 10 s ending at each point.
     Json rps = Json::array(), p99 = Json::array();
     for (size_t i = 1; i < ring_.size(); ++i) {
-      const double dt = std::max(0.001, static_cast<double>(ring_[i].unix_ms - ring_[i - 1].unix_ms) / 1000.0);
+      const double dt =
+          std::max(0.001, static_cast<double>(ring_[i].unix_ms - ring_[i - 1].unix_ms) / 1000.0);
       rps.push_back(number_or_null(
           diff(find(ring_[i], route), find(ring_[i - 1], route), &RouteSample::requests) / dt));
       const size_t from = i >= 10 ? i - 10 : 0;

@@ -41,7 +41,8 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
     for (const char* k : {"rps", "rate_2xx", "rate_4xx", "rate_5xx", "p50_ms", "p99_ms"}) {
       if (!r.contains(k)) r[k] = nullptr;
     }
-    if (!r.contains("series")) r["series"] = Json{{"rps", Json::array()}, {"p99_ms", Json::array()}};
+    if (!r.contains("series"))
+      r["series"] = Json{{"rps", Json::array()}, {"p99_ms", Json::array()}};
     r["upstream"] = upstream;
     routes.push_back(std::move(r));
   };

@@ -14,7 +14,8 @@ void ProxyConnection::log_request(int status) {
     clock_gettime(CLOCK_REALTIME, &wall);
     const int64_t elapsed_ns = start_ns_ != 0 ? now_ns - start_ns_ : 0;
     AccessEntry e;
-    e.start_unix_ms = (static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec - elapsed_ns) / 1000000;
+    e.start_unix_ms =
+        (static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec - elapsed_ns) / 1000000;
     e.request_id = request_id_;
     e.client_ip = client_ip_;
     e.client_port = client_port_;

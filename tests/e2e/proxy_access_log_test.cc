@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 #include <fstream>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -62,8 +62,8 @@ ProxyConfig logged(const std::string& server, const std::string& path,
 void expect_all_fields(const json& j) {
   static const char* const kStrings[] = {"time",  "request_id", "client", "method", "path",
                                          "route", "upstream",   "server", "flags"};
-  static const char* const kNumbers[] = {"status",   "bytes_in", "bytes_out", "duration",
-                                         "upstream_duration", "queue_wait", "attempts"};
+  static const char* const kNumbers[] = {
+      "status", "bytes_in", "bytes_out", "duration", "upstream_duration", "queue_wait", "attempts"};
   for (const char* k : kStrings) EXPECT_TRUE(j.contains(k) && j[k].is_string()) << k << " in " << j;
   for (const char* k : kNumbers) EXPECT_TRUE(j.contains(k) && j[k].is_number()) << k << " in " << j;
   EXPECT_EQ(j.size(), 16u) << j;
@@ -102,8 +102,9 @@ TEST_P(ProxyAccessLog, EveryKindOfRequestIsLoggedWithAllFields) {
     // The client gives up in the middle of its request body.
     RawConnection conn;
     ASSERT_TRUE(conn.connect(proxy_.port()));
-    ASSERT_TRUE(conn.send("POST /slow/x HTTP/1.1\r\nHost: h\r\nX-Request-Id: dc-1\r\n"
-                          "Content-Length: 100\r\n\r\n0123456789"));
+    ASSERT_TRUE(
+        conn.send("POST /slow/x HTTP/1.1\r\nHost: h\r\nX-Request-Id: dc-1\r\n"
+                  "Content-Length: 100\r\n\r\n0123456789"));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     conn.close();
   }
@@ -122,13 +123,15 @@ TEST_P(ProxyAccessLog, EveryKindOfRequestIsLoggedWithAllFields) {
   EXPECT_EQ((*a)["status"], 200);
   EXPECT_EQ((*a)["flags"], "");
   EXPECT_EQ((*a)["attempts"], 1);
-  EXPECT_EQ((*a)["bytes_in"], std::string("GET /up/a?x=1 HTTP/1.1\r\nHost: h\r\nX-Request-Id: ok-1\r\n\r\n").size());
+  EXPECT_EQ((*a)["bytes_in"],
+            std::string("GET /up/a?x=1 HTTP/1.1\r\nHost: h\r\nX-Request-Id: ok-1\r\n\r\n").size());
   EXPECT_GT((*a)["bytes_out"].get<int>(), 5);
   EXPECT_GT((*a)["duration"].get<double>(), 0.0);
   EXPECT_GT((*a)["upstream_duration"].get<double>(), 0.0);
   EXPECT_LE((*a)["upstream_duration"].get<double>(), (*a)["duration"].get<double>());
   EXPECT_EQ((*a)["queue_wait"], 0.0);
-  EXPECT_TRUE(std::regex_match((*a)["client"].get<std::string>(), std::regex(R"(127\.0\.0\.1:\d+)")));
+  EXPECT_TRUE(
+      std::regex_match((*a)["client"].get<std::string>(), std::regex(R"(127\.0\.0\.1:\d+)")));
 
   const json* nr = find_by_id(lines, "nr-1");
   ASSERT_NE(nr, nullptr);
@@ -208,7 +211,8 @@ TEST_P(ProxyAccessLog, RotationWithSigusr1AndShutdownLoseNoLine) {
   ASSERT_EQ(rename(path.c_str(), (path + ".1").c_str()), 0);
   const size_t from = proxy_.process().log_size();
   ASSERT_TRUE(proxy_.process().signal(SIGUSR1));
-  ASSERT_TRUE(proxy_.process().wait_for_text("access log reopened", kIoTimeout, from)) << proxy_.log();
+  ASSERT_TRUE(proxy_.process().wait_for_text("access log reopened", kIoTimeout, from))
+      << proxy_.log();
   const std::vector<json> rotated = read_lines(path + ".1");
   EXPECT_EQ(rotated.size(), 40u);
   for (const json& j : rotated) EXPECT_EQ(j["request_id"].get<std::string>().rfind("old-", 0), 0u);
@@ -219,7 +223,8 @@ TEST_P(ProxyAccessLog, RotationWithSigusr1AndShutdownLoseNoLine) {
   const std::vector<json> fresh = read_lines(path);
   EXPECT_EQ(fresh.size(), 30u) << "SIGTERM must flush every buffered line";
   for (const json& j : fresh) EXPECT_EQ(j["request_id"].get<std::string>().rfind("new-", 0), 0u);
-  for (int i = 0; i < 30; ++i) EXPECT_NE(find_by_id(fresh, "new-" + std::to_string(i)), nullptr) << i;
+  for (int i = 0; i < 30; ++i)
+    EXPECT_NE(find_by_id(fresh, "new-" + std::to_string(i)), nullptr) << i;
 }
 
 TEST_P(ProxyAccessLog, ReloadFlushesAndCanMoveTheFile) {

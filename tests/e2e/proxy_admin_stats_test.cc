@@ -26,8 +26,9 @@ TEST_P(ProxyAdminStats, StatsHasRatesQuantilesAndServers) {
   net::FetchResult res = http_get(proxy_.admin_port(), "/stats", {}, kIoTimeout);
   ASSERT_EQ(res.status, 200);
   const nlohmann::json j = nlohmann::json::parse(res.body);
-  for (const char* k : {"version", "io", "io_fallback_reason", "workers", "ready", "draining",
-                        "now_unix_ms", "uptime_s", "last_reload", "connections", "routes", "upstreams"}) {
+  for (const char* k :
+       {"version", "io", "io_fallback_reason", "workers", "ready", "draining", "now_unix_ms",
+        "uptime_s", "last_reload", "connections", "routes", "upstreams"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
   EXPECT_EQ(j["io"], io());
@@ -50,8 +51,9 @@ TEST_P(ProxyAdminStats, StatsHasRatesQuantilesAndServers) {
   const auto& server = j["upstreams"][0]["servers"][0];
   EXPECT_EQ(server["address"], up.address());
   EXPECT_EQ(server["healthy"], true);
-  for (const char* k : {"last_check", "last_transition_unix_ms", "in_flight", "open_connections",
-                        "max_connections", "idle_connections", "ejected", "ejections", "ewma_latency_ms"}) {
+  for (const char* k :
+       {"last_check", "last_transition_unix_ms", "in_flight", "open_connections", "max_connections",
+        "idle_connections", "ejected", "ejections", "ewma_latency_ms"}) {
     EXPECT_TRUE(server.contains(k)) << k;
   }
 }

@@ -14,7 +14,8 @@ TEST_P(ProxyMetricsInit, ReloadAndAccessLogCountersStartAtZero) {
   ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
   const std::string text = scrape();
   for (const char* result : {"success", "error"}) {
-    const std::string sample = std::string("ringway_config_reloads_total{result=\"") + result + "\"} 0";
+    const std::string sample =
+        std::string("ringway_config_reloads_total{result=\"") + result + "\"} 0";
     EXPECT_NE(text.find(sample), std::string::npos) << sample << " missing in:\n" << text;
   }
   EXPECT_NE(text.find("\nringway_access_log_errors_total 0"), std::string::npos) << text;

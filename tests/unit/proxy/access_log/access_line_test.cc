@@ -38,12 +38,14 @@ TEST(AccessLine, AllFieldsInOrderAndOneLine) {
   ASSERT_FALSE(out.empty());
   EXPECT_EQ(out.back(), '\n');
   EXPECT_EQ(out.find('\n'), out.size() - 1);
-  EXPECT_EQ(out,
-            "{\"time\":\"2026-12-06T20:06:26.123Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:40000\","
-            "\"method\":\"GET\",\"path\":\"/service1/ping?x=1\",\"route\":\"/service1/\","
-            "\"upstream\":\"service1\",\"server\":\"127.0.0.1:8001\",\"status\":200,\"bytes_in\":40,"
-            "\"bytes_out\":300,\"duration\":0.001234,\"upstream_duration\":0.001000,"
-            "\"queue_wait\":0.000000,\"attempts\":1,\"flags\":\"\"}\n");
+  EXPECT_EQ(
+      out,
+      "{\"time\":\"2026-12-06T20:06:26.123Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:"
+      "40000\","
+      "\"method\":\"GET\",\"path\":\"/service1/ping?x=1\",\"route\":\"/service1/\","
+      "\"upstream\":\"service1\",\"server\":\"127.0.0.1:8001\",\"status\":200,\"bytes_in\":40,"
+      "\"bytes_out\":300,\"duration\":0.001234,\"upstream_duration\":0.001000,"
+      "\"queue_wait\":0.000000,\"attempts\":1,\"flags\":\"\"}\n");
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j.size(), 16u);
 }
@@ -94,10 +96,10 @@ TEST(ResponseFlags, CodesJoinedInBitOrder) {
   append_response_flags(s, kFlagUpstreamTimeout | kFlagUpstreamConnectFailure);
   EXPECT_EQ(s, "UF,UT");
   s.clear();
-  append_response_flags(s, kFlagNoRoute | kFlagNoHealthyUpstream | kFlagUpstreamReset |
-                               kFlagUpstreamClosed | kFlagUpstreamProtocolError |
-                               kFlagUpstreamOverflow | kFlagDownstreamProtocolError |
-                               kFlagDownstreamHeaderTimeout | kFlagDownstreamClosed | kFlagShutdownCut);
+  append_response_flags(
+      s, kFlagNoRoute | kFlagNoHealthyUpstream | kFlagUpstreamReset | kFlagUpstreamClosed |
+             kFlagUpstreamProtocolError | kFlagUpstreamOverflow | kFlagDownstreamProtocolError |
+             kFlagDownstreamHeaderTimeout | kFlagDownstreamClosed | kFlagShutdownCut);
   EXPECT_EQ(s, "NR,UH,UR,UC,UPE,UO,DPE,DT,DC,SD");
 }
 

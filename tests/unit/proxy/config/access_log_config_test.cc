@@ -29,7 +29,8 @@ TEST(AccessLogConfig, AbsentIsOff) {
 }
 
 TEST(AccessLogConfig, ContractExample) {
-  auto c = parse_ok("access_log: { path: /var/log/ringway/access.log, buffer: 64KiB, flush: 1s }\n");
+  auto c =
+      parse_ok("access_log: { path: /var/log/ringway/access.log, buffer: 64KiB, flush: 1s }\n");
   ASSERT_NE(c, nullptr);
   EXPECT_TRUE(c->access_log.enabled);
   EXPECT_EQ(c->access_log.path, "/var/log/ringway/access.log");
@@ -56,18 +57,21 @@ TEST(AccessLogConfig, EveryMistakeHasItsPosition) {
   EXPECT_EQ(errors_of("access_log: {buffer: 64KiB}\n"),
             (std::vector<std::string>{"t.yaml:1:13: access_log: path is required (a file path, or "
                                       "stdout); remove access_log to turn it off"}));
-  EXPECT_EQ(errors_of("access_log:\n  path: stdot\n"),
-            (std::vector<std::string>{"t.yaml:2:9: access_log.path: 'stdot' is neither stdout nor "
-                                      "a path (write ./stdot for a file in the working directory)"}));
+  EXPECT_EQ(
+      errors_of("access_log:\n  path: stdot\n"),
+      (std::vector<std::string>{"t.yaml:2:9: access_log.path: 'stdot' is neither stdout nor "
+                                "a path (write ./stdot for a file in the working directory)"}));
   EXPECT_EQ(errors_of("access_log:\n  path: /x\n  buffer: 64KB\n"),
             (std::vector<std::string>{"t.yaml:3:11: access_log.buffer: invalid size '64KB': "
                                       "unknown unit 'KB' (use B, KiB or MiB)"}));
-  EXPECT_EQ(errors_of("access_log:\n  path: /x\n  buffer: 1KiB\n"),
-            (std::vector<std::string>{"t.yaml:3:11: access_log.buffer: must be between 4KiB and 16MiB"}));
+  EXPECT_EQ(
+      errors_of("access_log:\n  path: /x\n  buffer: 1KiB\n"),
+      (std::vector<std::string>{"t.yaml:3:11: access_log.buffer: must be between 4KiB and 16MiB"}));
   EXPECT_EQ(errors_of("access_log:\n  path: /x\n  flush: 0s\n"),
             (std::vector<std::string>{"t.yaml:3:10: access_log.flush: must be at least 10ms"}));
   EXPECT_EQ(errors_of("access_log:\n  path: /x\n  flsh: 1s\n"),
-            (std::vector<std::string>{"t.yaml:3:3: unknown key 'flsh' in access_log (did you mean 'flush'?)"}));
+            (std::vector<std::string>{
+                "t.yaml:3:3: unknown key 'flsh' in access_log (did you mean 'flush'?)"}));
   EXPECT_EQ(errors_of("access_log: stdout\n").size(), 2u);  // not a mapping, and no path
 }
 
