@@ -32,6 +32,12 @@ struct Clock {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
   }
+  // Wall-clock milliseconds since the Unix epoch, for timestamps people read.
+  static int64_t unix_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  }
 };
 
 }  // namespace ringway::base

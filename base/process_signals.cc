@@ -16,6 +16,7 @@ sigset_t process_signal_set() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGQUIT);
+  sigaddset(&set, SIGUSR1);  // ringway: reopen the access log; the services ignore it
   return set;
 }
 }  // namespace

@@ -1,4 +1,4 @@
-// Control signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are blocked in every thread and awaited
+// Control signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1) are blocked in every thread and awaited
 // by the main thread, so handlers never run on an event loop. Also: the CPU count for workers: 0.
 #pragma once
 
@@ -6,7 +6,7 @@
 
 namespace ringway::base {
 
-// Blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT in the calling thread (call before starting
+// Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR1 in the calling thread (call before starting
 // threads so they inherit the mask) and ignores SIGPIPE.
 void block_process_signals();
 // Waits up to timeout_ms for one of the blocked signals. Returns: the signal, or 0.

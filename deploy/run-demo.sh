@@ -192,6 +192,12 @@ for b in ringway service1 service2; do
 done
 
 "$bin/ringway" --check-config "$config" || die "$config does not pass ringway --check-config"
+# The shipped config logs to /var/log/ringway (a systemd install creates it); the demo runs
+# unprivileged, so it writes the access log into its state directory instead.
+mkdir -p "$state"
+sed "s|/var/log/ringway/access.log|$state/access.log|" "$config" >"$state/ringway.yaml"
+config=$state/ringway.yaml
+"$bin/ringway" --check-config "$config" >/dev/null || die "$config does not pass ringway --check-config"
 
 # Every listener the demo needs, as host:port. The proxy and services listen on all interfaces.
 declare -A listen=(
@@ -270,6 +276,8 @@ Try:
   curl -s 'http://127.0.0.1:9901/explain?path=/service2/ping'
   curl -s http://127.0.0.1:9901/metrics | grep ^ringway_http_requests_total
   kill -HUP "${PROC_PID[ringway]}"                                      # reload $config
+  tail -f $state/access.log                                         # JSON access log (flushed every 1 s)
+  kill -USR1 "${PROC_PID[ringway]}"                                     # reopen it (after mv, as logrotate does)
   curl -s 'http://127.0.0.1:9090/api/v1/query?query=sum(rate(ringway_http_requests_total[1m]))'
 
 Press Ctrl-C to stop.

@@ -23,6 +23,8 @@ packages=(
   python3-yaml   # tests/k8s/check_manifests.py
   # fuzzing (libFuzzer + its runtime; RINGWAY_FUZZ=ON builds with clang-14)
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  # the admin live page test (tests/admin/): a real headless browser
+  chromium chromium-driver python3-selenium
 )
 if [[ $want_bench == 1 ]]; then
   # wrk is in the base list; h2load (nghttp2-client) paces the open-loop runs, gnuplot draws

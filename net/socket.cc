@@ -86,11 +86,14 @@ int local_port(int fd) {
   return -1;
 }
 
-std::string peer_ip(int fd) {
+std::string peer_ip(int fd, int* port) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
+  if (port) *port = 0;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return {};
   char ip[INET6_ADDRSTRLEN] = "";
+  if (port && ss.ss_family == AF_INET) *port = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (port && ss.ss_family == AF_INET6) *port = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   if (ss.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, ip, sizeof ip);
   } else if (ss.ss_family == AF_INET6) {

@@ -21,8 +21,8 @@ int connect_socket(int family);
 // Returns: the local port a socket is bound to (for tests that bind port 0).
 int local_port(int fd);
 
-// Returns: the peer's IP as text ("127.0.0.1", "::1"), empty if unknown.
-std::string peer_ip(int fd);
+// Returns: the peer's IP as text ("127.0.0.1", "::1"), empty if unknown; its port in *port.
+std::string peer_ip(int fd, int* port = nullptr);
 
 // Closes fd if >= 0 (for fds never registered with a loop).
 void close_fd(int fd);

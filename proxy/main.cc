@@ -1,5 +1,5 @@
 // ringway: command line, --check-config, --healthcheck, and the signal loop (HUP reload,
-// TERM/INT graceful drain) around ProxyServer.
+// TERM/INT graceful drain, USR1 access log reopen) around ProxyServer.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
       bool ok = server.reload();
       ringway::base::sd_notify(ok ? "READY=1\nSTATUS=serving (reloaded)"
                                  : "READY=1\nSTATUS=serving (last reload rejected, see log)");
+    } else if (sig == SIGUSR1) {
+      server.reopen_access_log();
     } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
       break;
     }

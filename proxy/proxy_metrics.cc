@@ -62,6 +62,14 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                    {"result"})),
       build_info(r.add_gauge("ringway_build_info",
                              "Build and runtime facts; the value is always 1.",
-                             {"version", "io", "io_fallback_reason"})) {}
+                             {"version", "io", "io_fallback_reason"})),
+      access_log_errors(r.add_counter("ringway_access_log_errors_total",
+                                      "Access log lines lost to a write error or a full writer queue.",
+                                      {})
+                            .with({})) {
+  // Both results exist from the start, so dashboards and alerts see 0 rather than no data.
+  config_reloads.with({"success"});
+  config_reloads.with({"error"});
+}
 
 }  // namespace ringway::proxy

@@ -31,6 +31,7 @@ struct ProxyMetrics {
   metrics::Counter trailer_drops;                 // trailer fields not forwarded (RFC 9110 §6.5.1)
   metrics::CounterFamily& config_reloads;         // {result}
   metrics::GaugeFamily& build_info;               // {version,io,io_fallback_reason}
+  metrics::Counter access_log_errors;             // access log lines lost (write error, full queue)
 };
 
 }  // namespace ringway::proxy

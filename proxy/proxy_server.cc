@@ -56,6 +56,38 @@ ProxyServer::~ProxyServer() {
   wait_count(done, pool_.size(), 2000);
   pool_.stop();
   pool_.join();
+  access_file_.reset();  // writes what the workers handed over, then stops the writer thread
+}
+
+void ProxyServer::on_each_worker(const std::function<void(Worker&)>& fn) {
+  auto done = std::make_shared<std::atomic<size_t>>(0);
+  auto task = std::make_shared<std::function<void(Worker&)>>(fn);
+  pool_.post_all([this, done, task](size_t i, net::Loop&) {
+    if (workers_[i]) (*task)(*workers_[i]);
+    ++*done;
+  });
+  wait_count(*done, pool_.size(), 2000);
+}
+
+bool ProxyServer::access_file_for(const Config& c, std::shared_ptr<AccessLogFile>* out,
+                                  std::string* error) {
+  out->reset();
+  if (!c.access_log.enabled) return true;
+  if (access_file_ && access_file_->path() == c.access_log.path) {
+    *out = access_file_;
+    return true;
+  }
+  auto file = std::make_shared<AccessLogFile>(c.access_log.path, metrics_.access_log_errors);
+  if (!file->start(error)) return false;
+  *out = std::move(file);
+  return true;
+}
+
+void ProxyServer::reopen_access_log() {
+  if (!access_file_) return;
+  // Lines buffered before the signal belong to the file logrotate just renamed.
+  on_each_worker([](Worker& w) { w.flush_access_log(); });
+  access_file_->reopen();
 }
 
 std::shared_ptr<const Config> ProxyServer::config() const {
@@ -73,6 +105,7 @@ void ProxyServer::publish_health(HealthSnapshotPtr snapshot) {
 bool ProxyServer::start(std::string* error) {
   std::shared_ptr<const Config> cfg = config();
   if (!health_->start(cfg, cfg->io, error)) return false;
+  if (!access_file_for(*cfg, &access_file_, error)) return false;
 
   std::vector<net::ResolvedAddress> listen_addrs;
   for (const net::HostPort& hp : cfg->listen) {
@@ -89,6 +122,7 @@ bool ProxyServer::start(std::string* error) {
   auto setup = [&](size_t i, net::Loop& loop, std::string* err) {
     workers_[i] = std::make_unique<Worker>(i, loop, metrics_, &limits_);
     workers_[i]->apply(cfg, health_->current());
+    workers_[i]->set_access_log(access_file_, cfg->access_log);
     return workers_[i]->listen(listen_addrs, err);
   };
   // Port 0 ("any free port", used by tests) must resolve to one port shared by all
@@ -137,6 +171,14 @@ bool ProxyServer::reload() {
     metrics_.config_reloads.with({"error"}).inc_shared();
     return false;
   }
+  std::shared_ptr<AccessLogFile> log_file;
+  std::string log_error;
+  if (!access_file_for(*next, &log_file, &log_error)) {
+    base::log_error("reload rejected: " + log_error);
+    base::log_error("reload failed: keeping the running configuration");
+    metrics_.config_reloads.with({"error"}).inc_shared();
+    return false;
+  }
   std::shared_ptr<const Config> old = config();
   if (next->listen != old->listen || next->admin_listen != old->admin_listen ||
       effective_workers(*next) != worker_count_ || next->io != old->io) {
@@ -147,6 +189,13 @@ bool ProxyServer::reload() {
   pool_.post_all([this, next, snapshot](size_t i, net::Loop&) {
     if (workers_[i]) workers_[i]->apply(next, snapshot);
   });
+  // Every worker flushes its buffer at a reload; with a new path the old file gets the
+  // lines logged before it, and is synced and closed here, off the event loops.
+  on_each_worker([log_file, next](Worker& w) { w.set_access_log(log_file, next->access_log); });
+  std::shared_ptr<AccessLogFile> previous = std::move(access_file_);
+  access_file_ = std::move(log_file);
+  if (previous && previous != access_file_) previous->sync();
+  previous.reset();
   {
     std::lock_guard<std::mutex> lock(config_mu_);
     config_ = next;
@@ -183,6 +232,12 @@ void ProxyServer::drain_and_stop() {
     usleep(20000);
   } while (base::Clock::now() < deadline);
   if (live > 0) base::log_warn("drain timeout: closing " + std::to_string(live) + " connection(s)");
+  // Lines of the requests finished while draining; those cut off now are logged (flag SD)
+  // when the workers are destroyed, and written before the writer stops (~ProxyServer).
+  if (access_file_) {
+    on_each_worker([](Worker& w) { w.flush_access_log(); });
+    access_file_->sync();
+  }
   base::log_info("stopped");
 }
 
@@ -206,6 +261,21 @@ bool ProxyServer::on_worker0(const std::function<void(Worker&)>& fn) {
     if (i == 0) ++*done;
   });
   return wait_count(*done, 1, 1000);
+}
+
+ClientConnections ProxyServer::client_connections() {
+  auto active = std::make_shared<std::atomic<size_t>>(0);
+  auto idle = std::make_shared<std::atomic<size_t>>(0);
+  auto done = std::make_shared<std::atomic<size_t>>(0);
+  pool_.post_all([this, active, idle, done](size_t i, net::Loop&) {
+    if (workers_[i]) {
+      *active += workers_[i]->active_connections();
+      *idle += workers_[i]->idle_connections();
+    }
+    ++*done;
+  });
+  wait_count(*done, pool_.size(), 1000);
+  return ClientConnections{active->load(), idle->load()};
 }
 
 int ProxyServer::admin_port() const { return admin_ ? admin_->port() : 0; }

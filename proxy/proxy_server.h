@@ -35,6 +35,8 @@ class ProxyServer final : public AdminSource {
   bool reload();
   // SIGTERM: stops accepting, lets in-flight requests finish up to timeouts.drain, stops.
   void drain_and_stop();
+  // SIGUSR1: workers hand over their buffered lines, then the writer reopens the file.
+  void reopen_access_log();
 
   // For the admin endpoints (any thread).
   std::shared_ptr<const Config> config() const override;
@@ -48,12 +50,17 @@ class ProxyServer final : public AdminSource {
   std::vector<std::vector<ServerStatus>> collect_server_status() override;
   // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.
   bool on_worker0(const std::function<void(Worker&)>& fn) override;
+  ClientConnections client_connections() override;
   size_t workers() const override { return workers_.size(); }
   const ConnectionLimits& connection_limits() const override { return limits_; }
   int admin_port() const;
 
  private:
   void publish_health(HealthSnapshotPtr snapshot);
+  // Runs fn on every worker thread and waits for all (up to 2 s). Main thread only.
+  void on_each_worker(const std::function<void(Worker&)>& fn);
+  // The file for `c` (the running one when the path is unchanged). Returns: false with *error.
+  bool access_file_for(const Config& c, std::shared_ptr<AccessLogFile>* out, std::string* error);
 
   std::string config_path_;
   Overrides overrides_;
@@ -68,6 +75,7 @@ class ProxyServer final : public AdminSource {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> workers_ready_{false};
   std::unique_ptr<AdminServer> admin_;
+  std::shared_ptr<AccessLogFile> access_file_;  // nullptr: access log off. Main thread only.
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
 };

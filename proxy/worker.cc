@@ -44,6 +44,8 @@ Worker::~Worker() {
   for (net::Socket* l : listeners_) loop_.close(l);
   // Connections close their sockets in their destructors.
   pool_.clear();
+  log_.reset();  // hands the last lines (including requests cut off just now) to the writer
+  access_log_ = nullptr;
   // A pooled UpstreamConnection holds its ServerRuntime (shared_ptr) while the server owns
   // the pool: a reference cycle. Empty the pools first, or both leak at shutdown.
   for (auto& u : upstreams_) {
@@ -140,6 +142,25 @@ void Worker::on_accept(int fd) {
 void Worker::release(ProxyConnection* c) {
   metrics_.connections_active.add(index_, -1);
   pool_.release(c);
+}
+
+void Worker::set_access_log(std::shared_ptr<AccessLogFile> file, const AccessLogConfig& config) {
+  log_.reset();  // flushes to the old file (a reload may also change buffer and flush)
+  access_log_ = nullptr;
+  if (file) {
+    log_ = std::make_unique<AccessLog>(loop_, std::move(file), config.buffer_bytes, config.flush);
+    access_log_ = log_.get();
+  }
+}
+
+size_t Worker::idle_connections() const {
+  size_t n = 0;
+  for (ProxyConnection* c : pool_.live_objects()) n += c->idle() ? 1 : 0;
+  return n;
+}
+
+void Worker::flush_access_log() {
+  if (log_) log_->flush();
 }
 
 std::vector<ServerStatus> Worker::server_status() const {

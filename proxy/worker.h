@@ -8,6 +8,7 @@
 
 #include "base/object_pool.h"
 #include "net/loop.h"
+#include "proxy/access_log/access_log.h"
 #include "proxy/config/config.h"
 #include "proxy/exchange/exchange_context.h"
 #include "proxy/upstream/upstream_state.h"
@@ -45,8 +46,15 @@ class Worker final : public ExchangeContext, public net::SocketHandler {
   // Stops accepting and closes idle client connections; busy ones close after their response.
   void begin_drain();
   std::vector<ServerStatus> server_status() const;
+  // Switches to `file` (nullptr: access log off) with the buffer and flush of `config`;
+  // lines buffered for the previous file are handed to it first.
+  void set_access_log(std::shared_ptr<AccessLogFile> file, const AccessLogConfig& config);
+  // Hands buffered access log lines to the writer (SIGUSR1, reload, shutdown).
+  void flush_access_log();
 
   size_t active_connections() const { return pool_.live(); }
+  // Connections between requests (keep-alive), for the admin page.
+  size_t idle_connections() const;
   void release(ProxyConnection* c) override;
 
   void on_accept(int fd) override;
@@ -61,6 +69,7 @@ class Worker final : public ExchangeContext, public net::SocketHandler {
   HealthSnapshotPtr health_;
   // Upstream runtimes survive reloads by name so pools and stats carry over.
   std::vector<std::shared_ptr<UpstreamRuntime>> upstreams_;
+  std::unique_ptr<AccessLog> log_;  // before pool_: connections cut at shutdown still log
   base::ObjectPool<ProxyConnection> pool_;
 };
 

@@ -162,7 +162,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
   for (;;) {
     int sig = base::wait_for_signal(1000);
     if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) break;
-    // SIGHUP: nothing to reload in a service.
+    // SIGHUP: nothing to reload in a service; SIGUSR1: it keeps no log file to reopen.
   }
   base::sd_notify("STOPPING=1");
   base::log_info(spec.name + " draining");

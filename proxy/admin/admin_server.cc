@@ -9,6 +9,7 @@
 #include "metrics/format.h"
 #include "base/log.h"
 #include "proxy/admin/admin_source.h"
+#include "proxy/admin/live_stats.h"
 
 namespace ringway::proxy {
 namespace {
@@ -64,6 +65,8 @@ AdminServer::AdminServer(AdminSource& proxy) : proxy_(proxy) {}
 AdminServer::~AdminServer() {
   std::atomic<bool> done{false};
   pool_.post_all([&](size_t, net::Loop&) {
+    if (stats_timer_) loop_->cancel_timer(stats_timer_.get());
+    stats_timer_.reset();
     server_.reset();
     done = true;
   });
@@ -95,12 +98,22 @@ bool AdminServer::start(const net::HostPort& listen, net::IoMode mode, std::stri
       return false;
     }
     port_ = server_->port();
+    loop_ = &loop;
+    started_unix_ms_ = base::Clock::unix_ms();
+    stats_ = std::make_unique<LiveStats>();
+    stats_timer_ = std::make_unique<net::Timer>([this] { sample_stats(); });
+    sample_stats();
     return true;
   };
   if (!pool_.start(1, options, setup, error)) return false;
   base::log_info("admin listening on " + addrs.front().to_string().substr(
                     0, addrs.front().to_string().rfind(':')) + ":" + std::to_string(port_));
   return true;
+}
+
+void AdminServer::sample_stats() {
+  stats_->sample(base::Clock::unix_ms(), proxy_.registry().Collect());
+  loop_->add_timer(stats_timer_.get(), 1000);
 }
 
 void AdminServer::handle(const net::HttpRequest& req, net::ResponseWriter& out) {
@@ -122,6 +135,8 @@ void AdminServer::handle(const net::HttpRequest& req, net::ResponseWriter& out) 
       out.respond(503, "application/json",
                   proxy_.draining() ? "{\"status\":\"draining\"}\n" : "{\"status\":\"starting\"}\n");
     }
+  } else if (req.path == "/stats") {
+    out.respond(200, "application/json", render_stats_json(proxy_, *stats_, started_unix_ms_));
   } else if (req.path == "/status") {
     out.respond(200, "application/json", render_status_json(proxy_));
   } else if (req.path == "/explain") {
@@ -137,7 +152,7 @@ void AdminServer::handle(const net::HttpRequest& req, net::ResponseWriter& out) 
   } else {
     out.respond(404, "application/json",
                 "{\"error\":\"not found\",\"endpoints\":[\"/metrics\",\"/healthz\",\"/readyz\","
-                "\"/status\",\"/explain?path=\",\"/\"]}\n");
+                "\"/status\",\"/stats\",\"/explain?path=\",\"/\"]}\n");
   }
 }
 

@@ -7,11 +7,13 @@
 
 #include "net/address.h"
 #include "net/http_server.h"
+#include "net/timer.h"
 #include "net/worker_pool.h"
 
 namespace ringway::proxy {
 
 class AdminSource;
+class LiveStats;
 
 class AdminServer {
  public:
@@ -23,9 +25,16 @@ class AdminServer {
  private:
   void handle(const net::HttpRequest& req, net::ResponseWriter& out);
 
+  void sample_stats();
+
   AdminSource& proxy_;
   net::WorkerPool pool_;
   std::unique_ptr<net::HttpServer> server_;
+  // Touched only on the admin thread: sampled every second by stats_timer_, read by /stats.
+  std::unique_ptr<LiveStats> stats_;
+  std::unique_ptr<net::Timer> stats_timer_;
+  net::Loop* loop_ = nullptr;
+  int64_t started_unix_ms_ = 0;
   int port_ = 0;
 };
 
@@ -33,5 +42,7 @@ class AdminServer {
 std::string render_status_json(AdminSource& proxy);
 std::string render_explain_json(AdminSource& proxy, std::string_view target);
 std::string render_status_html(AdminSource& proxy);
+std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_t started_unix_ms);
+const char* live_page_script();
 
 }  // namespace ringway::proxy

@@ -14,6 +14,11 @@
 
 namespace ringway::proxy {
 
+// Client connections summed over workers: idle ones wait for their next request.
+struct ClientConnections {
+  size_t active = 0, idle = 0;
+};
+
 class AdminSource {
  public:
   virtual ~AdminSource() = default;
@@ -32,6 +37,8 @@ class AdminSource {
   virtual std::vector<std::vector<ServerStatus>> collect_server_status() = 0;
   // Runs fn on worker 0's thread and waits for it (up to 1 s). Returns: false on timeout.
   virtual bool on_worker0(const std::function<void(Worker&)>& fn) = 0;
+  // Asks every worker (waits up to 1 s).
+  virtual ClientConnections client_connections() = 0;
 };
 
 }  // namespace ringway::proxy

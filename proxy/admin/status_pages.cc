@@ -246,11 +246,15 @@ std::string render_status_html(AdminSource& proxy) {
   std::shared_ptr<const Config> cfg = proxy.config();
   HealthSnapshotPtr health = proxy.health();
   ViewMap views = collect(proxy);
+  // Live when scripts run (live_page.cc polls /stats); without them the server-rendered
+  // tables inside <noscript> show, refreshed every 5 s.
   std::string h =
-      "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
-      "content=\"5\"><title>ringway status</title><style>body{font-family:sans-serif;margin:2em}"
+      "<!doctype html><html><head><meta charset=\"utf-8\"><noscript><meta http-equiv=\"refresh\" "
+      "content=\"5\"></noscript><title>ringway status</title><style>body{font-family:sans-serif;margin:2em}"
       "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px}"
-      ".up{color:#070}.down{color:#b00}</style></head><body><h1>ringway</h1><p>";
+      ".up{color:#070}.down{color:#b00}.spark{vertical-align:middle}small,#poll{color:#666}"
+      "</style></head><body><h1>ringway</h1><p id=\"poll\"></p><div id=\"live\" hidden></div>"
+      "<noscript><p>";
   h += std::string("version ") + base::kVersion + " &middot; io " + html_escape(proxy.io_backend());
   if (!proxy.io_fallback_reason().empty()) {
     h += " (fell back: " + html_escape(proxy.io_fallback_reason()) + ")";
@@ -290,7 +294,11 @@ std::string render_status_html(AdminSource& proxy) {
          std::to_string(u.queue.size) + ", timeout " + std::to_string(u.queue.timeout) + " ms)</p>";
   }
   h += "<p><a href=\"/status\">/status</a> &middot; <a href=\"/metrics\">/metrics</a> &middot; "
-       "<a href=\"/explain?path=/service1/ping\">/explain?path=/service1/ping</a></p></body></html>\n";
+       "<a href=\"/explain?path=/service1/ping\">/explain?path=/service1/ping</a></p></noscript>";
+  h += "<p><a href=\"/stats\">/stats</a> &middot; <a href=\"/status\">/status</a> &middot; "
+       "<a href=\"/metrics\">/metrics</a></p><script>";
+  h += live_page_script();
+  h += "</script></body></html>\n";
   return h;
 }
 

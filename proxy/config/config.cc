@@ -87,6 +87,7 @@ void read_top_level(Reader& r, const Field& root, Config* c) {
        [&](const Field& x) { read_headers(r, x, &c->request_headers, &c->response_headers); }},
       {"upstreams", [&](const Field& x) { upstreams = x; }},
       {"routes", [&](const Field& x) { routes = x; }},
+      {"access_log", [&](const Field& x) { read_access_log(r, x, &c->access_log); }},
   };
   r.read_map(root, keys);
   c->request_headers.index_names();

@@ -108,6 +108,14 @@ struct TimeoutsConfig {
          upstream_response = 30000, drain = 10000;
 };
 
+// One JSON line per request (proxy/access_log/). Absent from the file = off.
+struct AccessLogConfig {
+  bool enabled = false;
+  std::string path;               // a file (opened O_APPEND, created 0640) or "stdout"
+  uint64_t buffer_bytes = 65536;  // per worker: lines are handed to the writer when it fills
+  Millis flush = 1000;            // ...and at least this often
+};
+
 // The security headers added to every response unless headers.response.set is given.
 std::vector<std::pair<std::string, std::string>> default_response_headers();
 
@@ -127,6 +135,7 @@ struct Config {
   HeaderRules response_headers = {default_response_headers(), {}, {}};
   std::vector<UpstreamConfig> upstreams;  // in file order
   std::vector<RouteConfig> routes;        // in file order; upstream_index resolved
+  AccessLogConfig access_log;
 
   // Returns: the index of upstream `name` in upstreams, or -1.
   int find_upstream(std::string_view name) const;

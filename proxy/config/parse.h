@@ -93,6 +93,8 @@ bool is_token(std::string_view s);
 void read_limits(Reader& r, const Field& f, LimitsConfig* out);
 void read_timeouts(Reader& r, const Field& f, TimeoutsConfig* out);
 void read_headers(Reader& r, const Field& f, HeaderRules* request, HeaderRules* response);
+// `access_log: { path, buffer, flush }` (parse_access_log.cc).
+void read_access_log(Reader& r, const Field& f, AccessLogConfig* out);
 // Reads the whole `upstreams` mapping; every well-named upstream is appended, even one with
 // errors, so routes naming it do not produce a second, misleading error.
 void read_upstreams(Reader& r, const Field& f, std::vector<UpstreamConfig>* out);

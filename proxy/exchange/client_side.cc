@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/json_writer.h"
+#include "proxy/access_log/response_flags.h"
 #include "net/http_date.h"
 #include "net/http_writer.h"
 #include "net/socket.h"
@@ -37,6 +38,19 @@ void ProxyConnection::trim_exchange_buffers(size_t watermark) {
 
 namespace {
 
+// The access log flag for an error the proxy answers itself, unless an upstream failure
+// (which says more) was already flagged.
+uint32_t error_flags(int status, uint32_t already) {
+  if (already != 0) return 0;
+  switch (status) {
+    case 404: return kFlagNoRoute;
+    case 408: return kFlagDownstreamHeaderTimeout;
+    case 400: case 405: case 413: case 431: return kFlagDownstreamProtocolError;
+    case 503: return kFlagNoHealthyUpstream;
+    default: return 0;
+  }
+}
+
 }  // namespace
 
 ProxyConnection::ProxyConnection(ExchangeContext& worker)
@@ -53,6 +67,10 @@ ProxyConnection::ProxyConnection(ExchangeContext& worker)
       up_in_(65536 + kRecvChunk) {}
 
 ProxyConnection::~ProxyConnection() {
+  if (phase_ != Phase::kClosed && start_ns_ != 0) {
+    log_flags_ |= kFlagShutdownCut;  // the drain budget ran out with this request open
+    log_request(resp_started_ ? status_ : 0);
+  }
   client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);
   up_.reset();
@@ -88,7 +106,9 @@ void ProxyConnection::open(int fd) {
   client_out_.clear();
   client_sending_buf_.clear();
   client_sending_ = false;
-  client_ip_ = net::peer_ip(fd);
+  client_ip_ = net::peer_ip(fd, &client_port_);
+  log_bytes_in_ = log_bytes_out_ = 0;
+  log_flags_ = 0;
   sock_ = loop_.add(fd, this);
   loop_.start_recv(sock_);
   set_client_deadline(worker_.current()->config->timeouts.client_idle);
@@ -99,6 +119,7 @@ void ProxyConnection::reset_request_state() {
   resp_started_ = resp_done_ = panic_ = false;
   attempts_ = 0;
   status_ = 0;
+  upstream_ttfb_ns_ = queue_wait_ns_ = 0;
   req_body_.clear();
   req_chunk_.clear();
   chunks_seen_ = 0;
@@ -170,6 +191,7 @@ void ProxyConnection::process_client_input() {
     }
     net::HttpParser::Step st = parser_.parse(in_.data(), in_.size());
     in_.consume(st.consumed);
+    log_bytes_in_ += st.consumed;
     if (parser_.chunks_completed() != chunks_seen_ && phase_ == Phase::kForward) {
       // The parser validated the held chunk's trailing CRLF (RFC 9112 §7.1): now it may go up.
       chunks_seen_ = parser_.chunks_completed();
@@ -183,6 +205,7 @@ void ProxyConnection::process_client_input() {
           if (in_.size() > 0) continue;
         }
         if (client_eof_) {
+          log_flags_ |= kFlagDownstreamClosed;
           respond_error(400, ErrorSource::kClient, "client closed mid-request");
         }
         return;
@@ -219,6 +242,8 @@ void ProxyConnection::start_request() {
   route_ = &config_->no_route;
   const net::HttpHead& head = parser_.head();
   reset_request_state();
+  log_method_ = head.method;
+  if (worker_.access_log()) log_target_.assign(head.target);
   head_request_ = head.method_id == HTTP_HEAD;
   client_http10_ = head.version_minor == 0;
   upgrade_request_ = head.upgrade;
@@ -354,7 +379,9 @@ void ProxyConnection::on_sent(ssize_t res) {
   client_sending_ = false;
   client_sending_buf_.clear();
   if (phase_ == Phase::kClosed) return;
+  if (res > 0) log_bytes_out_ += static_cast<uint64_t>(res);
   if (res < 0) {
+    log_flags_ |= kFlagDownstreamClosed;
     close();
     return;
   }
@@ -373,6 +400,7 @@ void ProxyConnection::on_recv_end(int err) {
   client_eof_ = true;
   if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kTunnel || err < 0) {
+    if (phase_ != Phase::kTunnel) log_flags_ |= kFlagDownstreamClosed;
     close();
     return;
   }
@@ -388,12 +416,16 @@ void ProxyConnection::on_recv_end(int err) {
   }
   // kForward: the client half-closed after its request; finish the response, then close.
   close_after_response_ = true;
-  if (!req_done_) close();
+  if (!req_done_) {
+    log_flags_ |= kFlagDownstreamClosed;
+    close();
+  }
 }
 
 void ProxyConnection::request_complete() {
   // The response is fully written to the client.
   record(status_);
+  log_request(status_);
   resp_done_ = false;
   resp_started_ = false;
   // A parse error (400/408/413/431) has no request of its own: it must not inherit "HEAD"
@@ -445,6 +477,7 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
     return;
   }
   drop_upstream(false);
+  log_flags_ |= error_flags(status, log_flags_);
   if (route_ == nullptr) route_ = &worker_.current()->no_route;
   if (start_ns_ == 0) start_ns_ = base::Clock::now_ns();
   if (request_id_.empty()) {
@@ -499,6 +532,8 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
 
 void ProxyConnection::close() {
   if (phase_ == Phase::kClosed) return;
+  // A request still open here was cut off (client gone, truncated response): log it now.
+  if (start_ns_ != 0) log_request(resp_started_ ? status_ : 0);
   phase_ = Phase::kClosed;
   client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);

@@ -17,6 +17,7 @@
 namespace ringway::proxy {
 
 class ProxyConnection;
+class AccessLog;
 
 // What a request needs from the configuration, resolved once per config snapshot.
 struct RouteRuntime {
@@ -47,6 +48,8 @@ class ExchangeContext {
   ProxyMetrics& metrics() { return metrics_; }
   const std::shared_ptr<WorkerConfig>& current() const { return current_; }
   bool draining() const { return draining_; }
+  // The worker's access log buffer, nullptr when access_log is off.
+  AccessLog* access_log() const { return access_log_; }
   // Random 128-bit request id as 32 hex chars.
   void new_request_id(char out[32]);
   // A response code counter for `route`, created on first use.
@@ -61,6 +64,7 @@ class ExchangeContext {
   ProxyMetrics& metrics_;
   std::shared_ptr<WorkerConfig> current_;
   bool draining_ = false;
+  AccessLog* access_log_ = nullptr;
 
  private:
   uint64_t rng_[2];

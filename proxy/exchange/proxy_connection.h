@@ -74,6 +74,9 @@ class ProxyConnection final : public net::SocketHandler,
   size_t stream_limit() const {
     return (config_ ? config_->config : worker_.current()->config)->limits.stream_buffer;
   }
+  // The access log hook (access_logging.cc): called once where a request ends (completed,
+  // or cut off in close() / at shutdown). No-op when access_log is off.
+  void log_request(int status);
 
   // Upstream side (upstream_side.cc).
   void pick_and_connect(const ServerRuntime* exclude);
@@ -150,6 +153,17 @@ class ProxyConnection final : public net::SocketHandler,
   OutFraming resp_framing_ = OutFraming::kNone;
   int status_ = 0;
   net::InputBuffer up_in_;
+
+  // Access log facts of the current request (reset by log_request()).
+  int client_port_ = 0;
+  std::string_view log_method_;  // static storage (HttpHead::method)
+  std::string log_target_;       // copied: the head's slice does not outlive body compaction
+  uint64_t log_bytes_in_ = 0, log_bytes_out_ = 0;
+  int64_t upstream_ttfb_ns_ = 0;  // request head sent -> response head, last attempt
+  // Time spent waiting for an upstream connection slot; stays 0 until the upstream queue
+  // ("Frugal under load") sets it.
+  int64_t queue_wait_ns_ = 0;
+  uint32_t log_flags_ = 0;        // ResponseFlag bits
 };
 
 }  // namespace ringway::proxy

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "net/http_writer.h"
+#include "proxy/access_log/response_flags.h"
 #include "proxy/exchange/proxy_connection.h"
 #include "proxy/proxy_metrics.h"
 
@@ -130,6 +131,7 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
     if (!got_response_bytes_ && up_ && up_->reused() && !stale_retried_ && can_retry(false)) return;
     // The server reset the connection while we were sending; its response may still be
     // readable, so only fail if nothing arrived.
+    if (!got_response_bytes_) log_flags_ |= kFlagUpstreamReset;
     if (!got_response_bytes_) upstream_failed(std::string("send: ") + strerror(static_cast<int>(-res)), false, false);
     return;
   }
@@ -187,6 +189,7 @@ void ProxyConnection::process_upstream_input(const char* data, size_t len) {
         }
         return;
       case net::HttpParser::Event::kError:
+        log_flags_ |= kFlagUpstreamProtocolError;
         upstream_failed(std::string("invalid response: ") + parser.error_reason(), false, false);
         return;
       case net::HttpParser::Event::kHead:
@@ -217,7 +220,8 @@ bool ProxyConnection::on_response_head() {
     upstream_failed("101 Switching Protocols without an upgrade request", false, false);
     return false;
   }
-  const double latency_s = static_cast<double>(base::Clock::now_ns() - upstream_start_ns_) * 1e-9;
+  upstream_ttfb_ns_ = base::Clock::now_ns() - upstream_start_ns_;
+  const double latency_s = static_cast<double>(upstream_ttfb_ns_) * 1e-9;
   const size_t shard = worker_.index();
   upstream_->duration().observe(shard, latency_s);
   worker_.server_code(upstream_->name(), *server_, h.status).inc(shard);
@@ -340,6 +344,8 @@ bool ProxyConnection::can_retry(bool connect_phase) const {
 void ProxyConnection::upstream_failed(const std::string& reason, bool connect_phase, bool timed_out) {
   if (phase_ == Phase::kClosed) return;
   const bool retryable = can_retry(connect_phase) && !(timed_out && !connect_phase);
+  if (connect_phase) log_flags_ |= kFlagUpstreamConnectFailure;
+  if (timed_out && !connect_phase) log_flags_ |= kFlagUpstreamTimeout;
   ServerRuntime* failed = server_.get();
   if (failed) upstream_->on_failure(*failed, loop_.now(), reason);
   drop_upstream(false);
@@ -391,9 +397,11 @@ void ProxyConnection::on_upstream_end(int err) {
       finish_response();
       return;
     }
+    log_flags_ |= err == 0 ? kFlagUpstreamClosed : kFlagUpstreamReset;
     close();  // truncated body: closing is the only way to tell the client
     return;
   }
+  log_flags_ |= err == 0 ? kFlagUpstreamClosed : kFlagUpstreamReset;
   upstream_failed(err == 0 ? std::string("upstream closed the connection before responding")
                            : std::string("upstream reset: ") + strerror(-err),
                   false, false);

@@ -36,6 +36,7 @@ HealthSnapshotPtr HealthChecker::Engine::build(uint64_t generation) const {
       m.servers.push_back(s->address);
       m.healthy.push_back(s->healthy ? 1 : 0);
       m.last_check.push_back(s->last_check);
+      m.last_transition_unix_ms.push_back(s->last_transition_unix_ms);
     }
     m.resolve_error = u->resolve_error;
   }

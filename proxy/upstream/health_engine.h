@@ -35,6 +35,7 @@ class HealthChecker::Engine {
     bool healthy = true;
     int successes = 0, failures = 0;  // consecutive
     std::string last_check;
+    int64_t last_transition_unix_ms = 0;  // 0: never flipped since it joined
     metrics::Counter results[3];  // by ProbeResult; empty while checks are disabled
     metrics::Gauge gauge;
     net::Timer timer;  // next probe

@@ -30,6 +30,7 @@ void HealthChecker::Engine::on_probe_done(Server& s, const ProbeOutcome& outcome
   }
   if (flipped) {
     s.healthy = !s.healthy;
+    s.last_transition_unix_ms = base::Clock::unix_ms();
     s.gauge.set(s.healthy ? 1 : 0);
     const int streak = s.healthy ? s.successes : s.failures;
     const char* what = s.healthy ? (streak == 1 ? "success" : "successes")

@@ -24,6 +24,7 @@ struct UpstreamMembers {
   std::vector<ServerAddress> servers;
   std::vector<uint8_t> healthy;          // parallel to servers: 1 = passing active checks
   std::vector<std::string> last_check;   // parallel: "200 in 0.4 ms", "timeout", "connect: ..."
+  std::vector<int64_t> last_transition_unix_ms;  // parallel: last health flip, 0 = never
   std::string resolve_error;             // last DNS failure (old addresses are kept meanwhile)
 };
 

@@ -35,6 +35,9 @@ std::string ProxyConfig::to_yaml() const {
   if (!limits.empty()) root["limits"] = fragment(limits);
   if (!timeouts.empty()) root["timeouts"] = fragment(timeouts);
   if (!headers.empty()) root["headers"] = YAML::Load(headers);
+  if (!top_level.empty()) {
+    for (const auto& kv : YAML::Load(top_level)) root[kv.first.as<std::string>()] = kv.second;
+  }
   YAML::Node ups(YAML::NodeType::Map);
   for (const UpstreamSpec& u : upstreams) {
     YAML::Node node = u.extra.empty() ? YAML::Node(YAML::NodeType::Map) : fragment(u.extra);

@@ -51,6 +51,7 @@ struct ProxyConfig {
   std::string timeouts;  // e.g. "client_header: 300ms"
   std::string headers;   // the value of `headers:` in flow style, e.g. "{request: {set: {A: b}}}"
   int workers = 1;
+  std::string top_level;  // extra top-level keys as YAML, e.g. "access_log: {path: stdout}"
 
   std::string to_yaml() const;
 };

@@ -1,0 +1,29 @@
+// Why a request ended abnormally, as short codes in the access log's "flags" field (after
+// Envoy's %RESPONSE_FLAGS%). Flags accumulate over a request's attempts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ringway::proxy {
+
+enum ResponseFlag : uint32_t {
+  kFlagNoRoute = 1u << 0,                 // NR  no route matched (404)
+  kFlagNoHealthyUpstream = 1u << 1,       // UH  the upstream had no server to pick (503)
+  kFlagUpstreamConnectFailure = 1u << 2,  // UF  connect to the server failed or timed out
+  kFlagUpstreamTimeout = 1u << 3,         // UT  no response within upstream_response (504)
+  kFlagUpstreamReset = 1u << 4,           // UR  the server reset the connection (errno)
+  kFlagUpstreamClosed = 1u << 5,          // UC  the server closed before the response ended
+  kFlagUpstreamProtocolError = 1u << 6,   // UPE the server's response was not valid HTTP/1.1
+  kFlagUpstreamOverflow = 1u << 7,        // UO  the upstream queue was full or timed out (503)
+  kFlagDownstreamProtocolError = 1u
+                                 << 8,  // DPE the client's request was malformed (400/405/413/431)
+  kFlagDownstreamHeaderTimeout = 1u << 9,  // DT  the client sent no full head in time (408)
+  kFlagDownstreamClosed = 1u << 10,  // DC  the client closed or reset before the response ended
+  kFlagShutdownCut = 1u << 11,       // SD  cut off when the drain budget ran out at shutdown
+};
+
+// Appends the codes of `flags` joined by ',' in the order above ("UF,UT"); nothing for 0.
+void append_response_flags(std::string& out, uint32_t flags);
+
+}  // namespace ringway::proxy
