@@ -5,6 +5,7 @@
 # Usage: bench/wrk/callgrind_proxy.sh [RINGWAY_BIN...]   (default: build/bin/ringway)
 # Env:   REQUESTS=20000 CONNECTIONS=16 IO=epoll|io_uring (default epoll) SIZE=100 (body bytes)
 #        BACKEND=build/bin/ringway_sized_backend
+#        ACCESS_LOG=1: also run every binary with the access log on (to a file), one row each
 #
 # How: the backend runs natively; ringway runs under callgrind uninstrumented. Once
 # every keep-alive connection has sent requests, instrumentation goes on, REQUESTS more
@@ -39,7 +40,8 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 
 "$BACKEND" --listen "127.0.0.1:$p_backend" >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
-cat >"$WORK/ringway.yaml" <<YAML
+write_config() {  # write_config FILE [access_log_line]
+  cat >"$1" <<YAML
 listen: ["127.0.0.1:$p_proxy"]
 admin: { listen: "127.0.0.1:$p_admin" }
 workers: 1
@@ -47,14 +49,26 @@ upstreams:
   backend: { servers: ["127.0.0.1:$p_backend"], keepalive: 1024, health_check: { enabled: false } }
 routes:
   - { prefix: /, upstream: backend, strip_prefix: false }
+${2:-}
 YAML
+}
+write_config "$WORK/ringway.yaml"
+write_config "$WORK/ringway-log.yaml" "access_log: { path: \"$WORK/access.log\", buffer: 64KiB, flush: 1s }"
 
 url="http://127.0.0.1:$p_proxy/size/$SIZE"
-printf 'binary\tio\trequests\tinstructions_per_request\n'
+printf 'binary\tio\taccess_log\trequests\tinstructions_per_request\n'
+runs=()
 for bin in "${bins[@]}"; do
+  runs+=("$bin off")
+  [[ -z ${ACCESS_LOG:-} ]] || runs+=("$bin on")
+done
+for run in "${runs[@]}"; do
+  bin=${run% *} log=${run##* }
+  config=$WORK/ringway.yaml
+  [[ $log == on ]] && config=$WORK/ringway-log.yaml
   rm -f "$WORK"/cg.out*
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out" \
-    "$bin" --config "$WORK/ringway.yaml" --io "$IO" >"$WORK/ringway.log" 2>&1 &
+    "$bin" --config "$config" --io "$IO" >"$WORK/ringway.log" 2>&1 &
   vg=$!
   PIDS+=("$vg")
   ready=0
@@ -74,5 +88,5 @@ for bin in "${bins[@]}"; do
   stop_pid "$vg"
   ir=$(awk '/^totals:/ { s += $2 } END { print s }' "$WORK"/cg.out*)
   [[ ${ok:-0} == "$REQUESTS" ]] || die "$bin: only ${ok:-0} of $REQUESTS requests succeeded"
-  printf '%s\t%s\t%s\t%s\n' "$bin" "$IO" "$REQUESTS" "$(awk -v i="$ir" -v n="$REQUESTS" 'BEGIN { printf "%.0f", i / n }')"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$bin" "$IO" "$log" "$REQUESTS" "$(awk -v i="$ir" -v n="$REQUESTS" 'BEGIN { printf "%.0f", i / n }')"
 done

@@ -67,7 +67,7 @@ const char* live_page_script() {
           (v.healthy ? 'healthy' : 'unhealthy') + (v.health_checked ? '' : ' (not checked)') +
           '</td><td>' + esc(v.last_check) + '</td><td>' + ago(v.last_transition_unix_ms, s.now_unix_ms) +
           '</td><td>' + v.in_flight + '</td><td>' + num(v.open_connections, 0) + ' / ' +
-          num(v.max_connections, 0) + '</td><td>' + v.idle_connections + '</td><td>' +
+          (v.max_connections === 0 ? 'unlimited' : num(v.max_connections, 0)) + '</td><td>' + v.idle_connections + '</td><td>' +
           (v.ejected ? 'yes' : 'no') + '</td><td>' + v.ejections + '</td><td>' +
           num(v.ewma_latency_ms, 2) + ' ms</td></tr>';
       });

@@ -1,5 +1,6 @@
 // Body of /stats: everything the live page draws, from LiveStats (rates, quantiles, series),
 // the health snapshot and per-worker numbers. nlohmann::ordered_json keeps documented order.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,7 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
     int ejections = 0;
     bool ejected = false;
     size_t idle = 0;
+    uint32_t limit = 0;  // largest per-worker view of the (slow-start) limit; 0 = unlimited
   };
   std::map<std::pair<std::string, std::string>, Live> live;
   for (const auto& worker : proxy.collect_server_status()) {
@@ -73,14 +75,17 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
       l.ejections += s.ejections;
       l.ejected = l.ejected || s.ejected;
       l.idle += s.idle_connections;
+      l.limit = std::max(l.limit, s.connection_limit);
     }
   }
   Json upstreams = Json::array();
   for (size_t i = 0; i < cfg->upstreams.size(); ++i) {
     const UpstreamConfig& u = cfg->upstreams[i];
     Json uj{{"name", u.name}, {"balance", balance_policy_name(u.balance)}};
-    // Fields of the upstream connection limit and queue: null until that feature reports them.
-    uj["queue_depth"] = nullptr;
+    // Connection slots and the queue are shared by all workers (proxy/upstream/connection_limit.h).
+    std::shared_ptr<const UpstreamSlots> slots = proxy.connection_limits().find(u.name);
+    uj["queue_depth"] = slots ? slots->queued() : 0;
+    uj["queue_size"] = u.queue.size;
     Json servers = Json::array();
     if (health && i < health->upstreams.size()) {
       const UpstreamMembers& m = health->upstreams[i];
@@ -94,8 +99,10 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
             {"last_transition_unix_ms",
              k < m.last_transition_unix_ms.size() ? m.last_transition_unix_ms[k] : 0},
             {"in_flight", l.in_flight},
-            {"open_connections", nullptr},
-            {"max_connections", nullptr},
+            {"open_connections", slots && slots->find(m.servers[k].label)
+                                     ? slots->find(m.servers[k].label)->open()
+                                     : 0},
+            {"max_connections", l.limit},
             {"idle_connections", l.idle},
             {"ejected", l.ejected},
             {"ejections", l.ejections},

@@ -14,6 +14,7 @@ void ProxyConnection::pick_and_connect(const ServerRuntime* exclude) {
   // Requests already waiting for a connection slot go first (FIFO per upstream and worker).
   if (upstream_->queue().empty() && try_connect(exclude)) return;
   if (!upstream_->queue().push(this, loop_.now())) {
+    log_flags_ |= kFlagUpstreamOverflow;
     const int retry_after = static_cast<int>((upstream_->queue().timeout() + 999) / 1000);
     respond_error(503, ErrorSource::kUpstream,
                   "upstream at max_connections and its queue is full", retry_after);
@@ -59,10 +60,14 @@ bool ProxyConnection::try_connect(const ServerRuntime* exclude) {
 
 bool ProxyConnection::on_queue_turn() {
   if (phase_ != Phase::kForward || !upstream_) return true;  // answered meanwhile
-  return try_connect(nullptr);
+  if (!try_connect(nullptr)) return false;
+  queue_wait_ns_ += base::Clock::now_ns() - queued_since_ns();  // for the access log
+  return true;
 }
 
 void ProxyConnection::on_queue_timeout() {
+  queue_wait_ns_ += base::Clock::now_ns() - queued_since_ns();
+  log_flags_ |= kFlagUpstreamOverflow;
   const int retry_after = static_cast<int>((upstream_->queue().timeout() + 999) / 1000);
   respond_error(503, ErrorSource::kUpstream,
                 "no upstream connection slot within the queue timeout", retry_after);

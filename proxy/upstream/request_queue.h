@@ -32,6 +32,8 @@ class QueueWaiter {
   virtual void on_queue_timeout() = 0;
 
   bool queued() const { return queue_ != nullptr; }
+  // When it joined the queue (Clock::now_ns); still set during on_queue_turn/_timeout.
+  int64_t queued_since_ns() const { return since_ns_; }
   // Leaves the queue it waits in, if any (client gone, request answered otherwise).
   void leave_queue();
 
