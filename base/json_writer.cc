@@ -2,6 +2,7 @@
 // number formatting without locale or exceptions.
 #include "base/json_writer.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -44,16 +45,26 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 
 }  // namespace
 
+// Bytes that go out as they are: printable ASCII but '"' and '\\'.
+constexpr std::array<bool, 256> kPlainByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
+    // Runs of plain bytes (nearly everything in a log line) are appended in one piece.
+    size_t run = i;
+    while (run < s.size() && kPlainByte[static_cast<unsigned char>(s[run])]) ++run;
+    if (run != i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
     }
+    const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

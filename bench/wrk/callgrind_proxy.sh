@@ -40,6 +40,12 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 
 "$BACKEND" --listen "127.0.0.1:$p_backend" >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")
+# The ports were free a moment ago; another process may have taken one since.
+for _ in $(seq 50); do
+  curl -fs --noproxy '*' -o /dev/null "http://127.0.0.1:$p_backend/size/1" && break
+  kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$WORK/backend.log" >&2; die "the backend did not start"; }
+  sleep 0.1
+done
 write_config() {  # write_config FILE [access_log_line]
   cat >"$1" <<YAML
 listen: ["127.0.0.1:$p_proxy"]

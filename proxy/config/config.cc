@@ -185,7 +185,10 @@ void HeaderRules::index_names() {
   for (std::string& name : owned_names) {
     for (char& ch : name) ch = net::ascii_lower(ch);
   }
-  std::sort(owned_names.begin(), owned_names.end());
+  // By length, then bytes: the lookup (header_rules.cc) settles most comparisons on size.
+  std::sort(owned_names.begin(), owned_names.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
   owned_names.erase(std::unique(owned_names.begin(), owned_names.end()), owned_names.end());
 }
 

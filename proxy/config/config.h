@@ -81,9 +81,9 @@ struct RouteConfig {
 struct HeaderRules {
   std::vector<std::pair<std::string, std::string>> set;
   std::vector<std::string> remove;
-  // The names of `set` and `remove`, lowercased and sorted: built once per config snapshot
-  // (index_names(), called by the loader) so that asking whether a rule owns a field is a
-  // binary search, not a case-insensitive scan of every rule for every field.
+  // The names of `set` and `remove`, lowercased, sorted by length then bytes: built once per
+  // config snapshot (index_names(), called by the loader), so asking whether a rule owns a field
+  // is a binary search, not a case-insensitive scan of every rule for every field.
   std::vector<std::string> owned_names;
   void index_names();
 };

@@ -32,8 +32,11 @@ bool iless(std::string_view a, std::string_view b) {
 // builds it) a binary search; rules built by hand without one are scanned.
 bool set_by_rules(const HeaderRules& rules, std::string_view name) {
   if (!rules.owned_names.empty()) {
+    // Ordered by length first (index_names), so most comparisons end at the size.
     auto it = std::lower_bound(rules.owned_names.begin(), rules.owned_names.end(), name,
-                               [](const std::string& a, std::string_view b) { return iless(a, b); });
+                               [](const std::string& a, std::string_view b) {
+                                 return a.size() != b.size() ? a.size() < b.size() : iless(a, b);
+                               });
     return it != rules.owned_names.end() && iequals(*it, name);
   }
   for (const auto& [n, v] : rules.set) {
