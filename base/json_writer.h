@@ -33,6 +33,9 @@ class JsonWriter {
   JsonWriter& begin_array() { return open('['); }
   JsonWriter& end_array() { return close(']'); }
   JsonWriter& key(std::string_view k);
+  // A key known to need no escaping (a literal of printable ASCII without '"' or '\\'):
+  // copied as it is. Hot paths with fixed field names (the access log) use it.
+  JsonWriter& plain_key(std::string_view k);
   JsonWriter& value(std::string_view v);
   JsonWriter& value(const char* v) { return value(std::string_view(v)); }
   JsonWriter& value(bool v);

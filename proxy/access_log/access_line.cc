@@ -49,22 +49,22 @@ void append_access_line(std::string& out, const AccessEntry& e, TimeFormatter& t
 
   base::JsonWriter w(&out);
   w.begin_object();
-  w.key("time").value(all.substr(0, time_end));
-  w.key("request_id").value(e.request_id);
-  w.key("client").value(all.substr(time_end, client_end - time_end));
-  w.key("method").value(e.method);
-  w.key("path").value(e.path);
-  w.key("route").value(e.route);
-  w.key("upstream").value(e.upstream);
-  w.key("server").value(e.server);
-  w.key("status").value(e.status);
-  w.key("bytes_in").value(e.bytes_in);
-  w.key("bytes_out").value(e.bytes_out);
-  w.key("duration").value(e.duration_s, 6);
-  w.key("upstream_duration").value(e.upstream_duration_s, 6);
-  w.key("queue_wait").value(e.queue_wait_s, 6);
-  w.key("attempts").value(e.attempts);
-  w.key("flags").value(all.substr(client_end));
+  w.plain_key("time").value(all.substr(0, time_end));
+  w.plain_key("request_id").value(e.request_id);
+  w.plain_key("client").value(all.substr(time_end, client_end - time_end));
+  w.plain_key("method").value(e.method);
+  w.plain_key("path").value(e.path);
+  w.plain_key("route").value(e.route);
+  w.plain_key("upstream").value(e.upstream);
+  w.plain_key("server").value(e.server);
+  w.plain_key("status").value(e.status);
+  w.plain_key("bytes_in").value(e.bytes_in);
+  w.plain_key("bytes_out").value(e.bytes_out);
+  w.plain_key("duration").value(e.duration_s, 6);
+  w.plain_key("upstream_duration").value(e.upstream_duration_s, 6);
+  w.plain_key("queue_wait").value(e.queue_wait_s, 6);
+  w.plain_key("attempts").value(e.attempts);
+  w.plain_key("flags").value(all.substr(client_end));
   w.end_object();
   out += '\n';
 }

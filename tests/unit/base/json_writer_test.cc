@@ -106,6 +106,12 @@ TEST(JsonWriter, NestedObjectsAndArrays) {
             "],\"ok\":true}");
 }
 
+TEST(JsonWriter, PlainKeysAreCopiedAndSeparatedLikeKeys) {
+  JsonWriter w;
+  w.begin_object().plain_key("a").value(1).plain_key("b_c").value("x").end_object();
+  EXPECT_EQ(w.out(), "{\"a\":1,\"b_c\":\"x\"}");
+}
+
 TEST(JsonWriter, KeysAreEscaped) {
   JsonWriter w;
   w.begin_object().key("we\"ird\n").value(1).end_object();
