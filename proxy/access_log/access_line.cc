@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include <charconv>
 #include <cstdio>
 
 #include "base/json_writer.h"
@@ -41,8 +42,9 @@ void append_access_line(std::string& out, const AccessEntry& e, TimeFormatter& t
   scratch.append(e.client_ip);
   if (v6) scratch += ']';
   char port[16];
-  const int n = std::snprintf(port, sizeof port, ":%d", e.client_port);
-  scratch.append(port, static_cast<size_t>(n));
+  port[0] = ':';
+  auto end = std::to_chars(port + 1, port + sizeof port, e.client_port).ptr;  // no printf per line
+  scratch.append(port, static_cast<size_t>(end - port));
   const size_t client_end = scratch.size();
   append_response_flags(scratch, e.flags);
   const std::string_view all(scratch);
