@@ -23,8 +23,8 @@ class PoolSlot {
 template <class T>
 class ObjectPool {
  public:
-  // `max_idle`: released objects kept for reuse beyond which they are destroyed, so a burst
-  // of connections does not pin its memory forever.
+  // `max_idle`: released objects kept for reuse beyond which trim_idle() destroys them, so a
+  // burst of connections does not pin its memory forever.
   explicit ObjectPool(size_t max_idle = SIZE_MAX) : max_idle_(max_idle) {}
 
   // Returns: a reused idle object, or a new one built by make() (a callable returning
@@ -60,9 +60,17 @@ class ObjectPool {
     live_[pos] = last;
     live_pos_[last] = pos;
     live_.pop_back();
-    if (idle_.size() < max_idle_) {
-      idle_.push_back(slot);
-    } else {
+    // Never destroyed here: release() is typically called from inside the object's own
+    // member function (a connection closing itself), which goes on running afterwards.
+    idle_.push_back(slot);
+  }
+
+  // Destroys idle objects beyond max_idle. Call where no pooled object is on the stack (the
+  // owner's accept handler), so a burst's surplus memory goes back at the next accept.
+  void trim_idle() {
+    while (idle_.size() > max_idle_) {
+      const uint32_t slot = idle_.back();
+      idle_.pop_back();
       slots_[slot].reset();
       holes_.push_back(slot);
     }

@@ -135,6 +135,7 @@ void Worker::on_accept(int fd) {
   }
   metrics_.connections_accepted.inc(index_);
   metrics_.connections_active.add(index_, 1);
+  pool_.trim_idle();  // here no pooled connection is on the stack (release() never destroys)
   ProxyConnection* c = pool_.acquire([this] { return std::make_unique<ProxyConnection>(*this); });
   c->open(fd);
 }

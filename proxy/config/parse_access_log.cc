@@ -1,6 +1,7 @@
 // Reader for `access_log: { path, buffer, flush }`: the file (or stdout) every request is
 // logged to, the per-worker buffer size ("64KiB") and the flush period.
 #include <cctype>
+#include <cstdint>
 
 #include "proxy/config/parse.h"
 
@@ -30,10 +31,13 @@ bool parse_size(const std::string& text, uint64_t* out, std::string* why) {
   }
   const std::string unit = text.substr(i);
   if (unit.empty() || unit == "B") {
-  } else if (unit == "KiB") {
-    v <<= 10;
-  } else if (unit == "MiB") {
-    v <<= 20;
+  } else if (unit == "KiB" || unit == "MiB") {
+    const int shift = unit == "KiB" ? 10 : 20;
+    if (v > (UINT64_MAX >> shift)) {  // the shift would wrap into a small, "valid" size
+      *why = "too large";
+      return false;
+    }
+    v <<= shift;
   } else {
     *why = "unknown unit '" + unit + "' (use B, KiB or MiB)";
     return false;

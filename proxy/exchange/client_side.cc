@@ -242,6 +242,10 @@ void ProxyConnection::start_request() {
   route_ = &config_->no_route;
   const net::HttpHead& head = parser_.head();
   reset_request_state();
+  // For trailers only (they exist only in chunked bodies): the head's views die with its
+  // receive buffer, which a streamed body may release before the trailers arrive.
+  if (head.framing == net::BodyFraming::kChunked) req_connection_.collect(head);
+  else req_connection_.clear();
   log_method_ = head.method;
   if (worker_.access_log()) log_target_.assign(head.target);
   head_request_ = head.method_id == HTTP_HEAD;
@@ -351,7 +355,7 @@ void ProxyConnection::queue_request_bytes(std::string_view bytes) {
 void ProxyConnection::finish_request_body() {
   req_done_ = true;
   if (req_framing_ == OutFraming::kChunked) {
-    const size_t dropped = write_forwarded_trailers(parser_.trailers(), parser_.head(),
+    const size_t dropped = write_forwarded_trailers(parser_.trailers(), req_connection_,
                                                     config_->config->request_headers, req_body_);
     if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }

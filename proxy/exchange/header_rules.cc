@@ -47,17 +47,20 @@ bool set_by_rules(const HeaderRules& rules, std::string_view name) {
 
 }  // namespace
 
-ConnectionTokens::ConnectionTokens(const net::HttpHead& head) {
+void ConnectionTokens::collect(const net::HttpHead& head) {
+  tokens_.clear();
   for (const HeaderField& f : head.headers) {
     if (!iequals(f.name, "Connection")) continue;
-    net::for_each_token(f.value, [this](std::string_view t) { tokens_.push_back(t); });
+    net::for_each_token(f.value, [this](std::string_view t) { tokens_.emplace_back(t); });
   }
-  std::sort(tokens_.begin(), tokens_.end(), iless);
+  std::sort(tokens_.begin(), tokens_.end(),
+            [](const std::string& a, const std::string& b) { return iless(a, b); });
 }
 
 bool ConnectionTokens::contains(std::string_view name) const {
   if (tokens_.empty()) return false;
-  auto it = std::lower_bound(tokens_.begin(), tokens_.end(), name, iless);
+  auto it = std::lower_bound(tokens_.begin(), tokens_.end(), name,
+                             [](const std::string& a, std::string_view b) { return iless(a, b); });
   return it != tokens_.end() && iequals(*it, name);
 }
 
@@ -266,11 +269,10 @@ bool allowed_in_trailers(std::string_view n) {
 }
 
 size_t write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
-                                const net::HttpHead& head, const HeaderRules& rules,
+                                const ConnectionTokens& connection, const HeaderRules& rules,
                                 std::string& out) {
   out.append("0\r\n");
   size_t dropped = 0;
-  const ConnectionTokens connection(head);
   for (const HeaderField& f : trailers) {
     const std::string_view n = f.name;
     if (!allowed_in_trailers(n) || set_by_rules(rules, n) || connection.contains(n)) {

@@ -51,11 +51,16 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
 // message and sorted, so checking every forwarded field is O(n log n), not O(n * fields).
 class ConnectionTokens {
  public:
-  explicit ConnectionTokens(const net::HttpHead& head);
+  ConnectionTokens() = default;
+  explicit ConnectionTokens(const net::HttpHead& head) { collect(head); }
+  // Replaces the tokens with those of `head`'s Connection fields. The tokens are copies:
+  // a message's trailers arrive after its head's receive buffer may have been released.
+  void collect(const net::HttpHead& head);
+  void clear() { tokens_.clear(); }
   bool contains(std::string_view name) const;  // ASCII case-insensitive
 
  private:
-  std::vector<std::string_view> tokens_;  // views into head's field values
+  std::vector<std::string> tokens_;  // sorted case-insensitively
 };
 
 // RFC 9110 §6.5.1: false for fields that must not be trailers (framing, routing, request
@@ -64,11 +69,12 @@ class ConnectionTokens {
 bool allowed_in_trailers(std::string_view name);
 
 // Appends the last chunk of a re-chunked body with the trailer fields that may cross the proxy:
-// those allowed_in_trailers(), not named in `head`'s Connection and not set or removed by
+// those allowed_in_trailers(), not named in `connection` (the message head's Connection
+// tokens, collected when the head arrived) and not set or removed by
 // `rules`, so a next hop that merges trailers into the header section can never undo the
 // header phase. The message is forwarded either way. Returns: the number of fields dropped.
 size_t write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
-                                const net::HttpHead& head, const HeaderRules& rules,
+                                const ConnectionTokens& connection, const HeaderRules& rules,
                                 std::string& out);
 
 }  // namespace ringway::proxy

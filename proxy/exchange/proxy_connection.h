@@ -164,6 +164,8 @@ class ProxyConnection final : public net::SocketHandler,
   // ("Frugal under load") sets it.
   int64_t queue_wait_ns_ = 0;
   uint32_t log_flags_ = 0;        // ResponseFlag bits
+  ConnectionTokens req_connection_;   // the request head's Connection tokens (chunked bodies)
+  ConnectionTokens resp_connection_;  // the response head's, likewise
 };
 
 }  // namespace ringway::proxy

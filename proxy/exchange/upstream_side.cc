@@ -221,6 +221,9 @@ bool ProxyConnection::on_response_head() {
     informational_ = true;
     return true;
   }
+  // Trailers come at the body's end, after the head's buffer may be gone: keep the tokens.
+  if (h.framing == net::BodyFraming::kChunked) resp_connection_.collect(h);
+  else resp_connection_.clear();
   if (h.status == 101 && !upgrade_request_) {
     upstream_failed("101 Switching Protocols without an upgrade request", false, false);
     return false;
@@ -286,7 +289,7 @@ void ProxyConnection::finish_response() {
     return;
   }
   if (resp_framing_ == OutFraming::kChunked) {
-    const size_t dropped = write_forwarded_trailers(parser.trailers(), parser.head(),
+    const size_t dropped = write_forwarded_trailers(parser.trailers(), resp_connection_,
                                                     config_->config->response_headers, client_out_);
     if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }

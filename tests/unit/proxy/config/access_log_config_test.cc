@@ -67,6 +67,10 @@ TEST(AccessLogConfig, EveryMistakeHasItsPosition) {
   EXPECT_EQ(
       errors_of("access_log:\n  path: /x\n  buffer: 1KiB\n"),
       (std::vector<std::string>{"t.yaml:3:11: access_log.buffer: must be between 4KiB and 16MiB"}));
+  // 2^44 + 1 MiB would wrap to exactly 1 MiB if shifted blindly.
+  EXPECT_EQ(errors_of("access_log:\n  path: /x\n  buffer: 17592186044417MiB\n"),
+            (std::vector<std::string>{
+                "t.yaml:3:11: access_log.buffer: invalid size '17592186044417MiB': too large"}));
   EXPECT_EQ(errors_of("access_log:\n  path: /x\n  flush: 0s\n"),
             (std::vector<std::string>{"t.yaml:3:10: access_log.flush: must be at least 10ms"}));
   EXPECT_EQ(errors_of("access_log:\n  path: /x\n  flsh: 1s\n"),

@@ -538,7 +538,7 @@ TEST(HeaderRulesTest, TrailersKeepOnlyFieldsAllowedInTrailers) {
   std::vector<net::HeaderField> with_rule = trailers;
   with_rule.push_back({"x-secret", "1"});
   std::string out;
-  EXPECT_EQ(write_forwarded_trailers(with_rule, req.head(), rules, out), 11u);
+  EXPECT_EQ(write_forwarded_trailers(with_rule, ConnectionTokens(req.head()), rules, out), 11u);
   EXPECT_EQ(out, "0\r\nX-Checksum: abc\r\nServer-Timing: db;dur=5\r\n\r\n");
   EXPECT_TRUE(allowed_in_trailers("ETag"));
   EXPECT_FALSE(allowed_in_trailers("content-encoding"));
