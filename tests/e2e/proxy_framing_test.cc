@@ -147,6 +147,31 @@ TEST_P(ProxyFraming, ChunkedResponseWithTrailersIsRelayed) {
   EXPECT_EQ(r->body, "Wikipedia");
 }
 
+// The trailers arrive in a later read than the head, after the proxy forwarded every byte
+// before them and gave the response buffer back: the head's Connection tokens must still
+// decide which trailer fields go on (they are copied when the head arrives).
+TEST_P(ProxyFraming, TrailersAfterABufferReleaseStillSeeTheHeadsConnectionTokens) {
+  FakeUpstream& up = start_upstream([](UpstreamConn& c) {
+    while (c.read_request()) {
+      c.send("HTTP/1.1 200 OK\r\nConnection: X-Hop, keep-alive\r\nTransfer-Encoding: chunked\r\n"
+             "\r\n4\r\nWiki\r\n");
+      usleep(100000);  // the proxy forwards "Wiki" and releases its buffer meanwhile
+      c.send("5\r\npedia\r\n0\r\nX-Hop: secret\r\nX-Checksum: 42\r\n\r\n");
+    }
+  });
+  ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
+  for (int round = 0; round < 3; ++round) {  // pooled buffers get reused between rounds
+    SCOPED_TRACE(round);
+    RawConnection conn;
+    ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+    ASSERT_TRUE(conn.send("GET /up/t HTTP/1.1\r\nHost: h\r\n\r\n"));
+    std::string raw;
+    ASSERT_TRUE(recv_until(conn.fd(), raw, "X-Checksum: 42\r\n\r\n", kIoTimeout)) << raw;
+    const std::string tail = raw.substr(raw.find("\r\n0\r\n") + 2);
+    EXPECT_EQ(tail, "0\r\nX-Checksum: 42\r\n\r\n") << raw;
+  }
+}
+
 // The upstream ends the body by closing (RFC 9112 §6.3 rule 8).
 UpstreamScript close_delimited(std::string body) {
   return [body = std::move(body)](UpstreamConn& c) {
