@@ -59,7 +59,8 @@ echo "fuzz summary: $fuzz_ran targets, ${#fuzz_failed[@]} failed${fuzz_failed[*]
 [[ ${#fuzz_failed[@]} == 0 && $fuzz_ran -ge 5 ]] || status=1
 
 # ThreadSanitizer over the tests where threads meet: worker pool, reload/drain (config snapshots
-# posted across threads), health checks (checker thread -> workers), two workers on one listener.
+# posted across threads), the upstream connection slots and queue shared by two workers,
+# health checks (checker thread -> workers), two workers on one listener.
 # Epoll only: TSan cannot see the kernel's writes into io_uring's shared rings, so every
 # completion read there looks like a race (a false positive, not a finding).
 echo "== ThreadSanitizer: multi-worker tests (epoll)"
@@ -68,7 +69,7 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGWAY_WERROR=ON \
 cmake --build build-tsan -j"$jobs" --target ringway service1 service2 ringway_unit_tests ringway_e2e_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure --timeout 600 \
-  -R '(WorkerPool|ProxyLifecycle|ProxyMultiWorker|TwoWorkers|ProxyHealthChecks|HealthChecker).*Epoll' || status=1
+  -R '(WorkerPool|ProxyLifecycle|ProxyMultiWorker|TwoWorkers|ProxyHealthChecks|HealthChecker|ProxyConnectionLimit).*Epoll' || status=1
 # The two full suites last, Release at the very end: its ctest summary closes the output.
 echo "== Test suite under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
