@@ -10,6 +10,7 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/admin/admin_source.h"
 #include "proxy/admin/live_stats.h"
+#include "proxy/admin/server_views.h"
 
 namespace ringway::proxy {
 
@@ -53,31 +54,7 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
   }
   j["routes"] = std::move(routes);
 
-  // Per-server numbers summed over workers.
-  struct Live {
-    uint32_t in_flight = 0;
-    double ewma = 0;
-    int ewma_n = 0;
-    int ejections = 0;
-    bool ejected = false;
-    size_t idle = 0;
-    uint32_t limit = 0;  // largest per-worker view of the (slow-start) limit; 0 = unlimited
-  };
-  std::map<std::pair<std::string, std::string>, Live> live;
-  for (const auto& worker : proxy.collect_server_status()) {
-    for (const ServerStatus& s : worker) {
-      Live& l = live[{s.upstream, s.server}];
-      l.in_flight += s.in_flight;
-      if (s.ewma_ms > 0) {
-        l.ewma += s.ewma_ms;
-        ++l.ewma_n;
-      }
-      l.ejections += s.ejections;
-      l.ejected = l.ejected || s.ejected;
-      l.idle += s.idle_connections;
-      l.limit = std::max(l.limit, s.connection_limit);
-    }
-  }
+  ViewMap live = collect_server_views(proxy);
   Json upstreams = Json::array();
   for (size_t i = 0; i < cfg->upstreams.size(); ++i) {
     const UpstreamConfig& u = cfg->upstreams[i];
@@ -90,7 +67,7 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
     if (health && i < health->upstreams.size()) {
       const UpstreamMembers& m = health->upstreams[i];
       for (size_t k = 0; k < m.servers.size(); ++k) {
-        const Live& l = live[{u.name, m.servers[k].label}];
+        const ServerView& l = live[{u.name, m.servers[k].label}];
         servers.push_back(Json{
             {"address", m.servers[k].label},
             {"healthy", k < m.healthy.size() && m.healthy[k]},
@@ -106,7 +83,7 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
             {"idle_connections", l.idle},
             {"ejected", l.ejected},
             {"ejections", l.ejections},
-            {"ewma_latency_ms", l.ewma_n ? std::round(l.ewma / l.ewma_n * 1000) / 1000 : 0.0}});
+            {"ewma_latency_ms", std::round(l.ewma_ms * 1000) / 1000}});
       }
     }
     uj["servers"] = std::move(servers);

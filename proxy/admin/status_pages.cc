@@ -7,6 +7,7 @@
 #include "base/version.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/admin/admin_source.h"
+#include "proxy/admin/server_views.h"
 #include "proxy/exchange/router.h"
 #include "net/request_target.h"
 
@@ -14,48 +15,6 @@ namespace ringway::proxy {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-// Live numbers of one server summed over workers: ServerStatus's fields (proxy/worker.h)
-// with sums instead of one worker's values, plus how many workers had a latency sample.
-struct ServerView {
-  uint32_t in_flight = 0;
-  double ewma_ms = 0;
-  int ewma_samples = 0;
-  bool ejected = false;
-  int64_t ejected_for_ms = 0;
-  int ejections = 0;
-  size_t idle = 0;
-  uint32_t limit = 0;
-  double warmth = 1;
-  std::string last_error;
-};
-
-using ViewMap = std::map<std::pair<std::string, std::string>, ServerView>;
-
-ViewMap collect(AdminSource& proxy) {
-  ViewMap views;
-  for (const auto& worker : proxy.collect_server_status()) {
-    for (const ServerStatus& s : worker) {
-      ServerView& v = views[{s.upstream, s.server}];
-      v.in_flight += s.in_flight;
-      if (s.ewma_ms > 0) {
-        v.ewma_ms += s.ewma_ms;
-        ++v.ewma_samples;
-      }
-      v.ejected = v.ejected || s.ejected;
-      v.ejected_for_ms = std::max(v.ejected_for_ms, s.ejected_for_ms);
-      v.ejections += s.ejections;
-      v.idle += s.idle_connections;
-      v.limit = std::max(v.limit, s.connection_limit);
-      v.warmth = std::min(v.warmth, s.warmth);
-      if (!s.last_error.empty()) v.last_error = s.last_error;
-    }
-  }
-  for (auto& [k, v] : views) {
-    if (v.ewma_samples > 0) v.ewma_ms /= v.ewma_samples;
-  }
-  return views;
-}
 
 // nlohmann rejects invalid UTF-8 on dump; addresses and errors are ours, but a hostname or
 // a request target may carry any byte, so replace rather than throw.
@@ -128,7 +87,7 @@ std::string html_escape(std::string_view s) {
 std::string render_status_json(AdminSource& proxy) {
   std::shared_ptr<const Config> cfg = proxy.config();
   HealthSnapshotPtr health = proxy.health();
-  ViewMap views = collect(proxy);
+  ViewMap views = collect_server_views(proxy);
   Json j{{"version", base::kVersion},
          {"io", proxy.io_backend()},
          {"io_fallback_reason", proxy.io_fallback_reason()},
@@ -206,7 +165,7 @@ std::string render_explain_json(AdminSource& proxy, std::string_view target) {
 
   const UpstreamConfig& uc = cfg->upstreams[route->upstream_index];
   HealthSnapshotPtr health = proxy.health();
-  ViewMap views = collect(proxy);
+  ViewMap views = collect_server_views(proxy);
   j["balance"] = balance_policy_name(uc.balance);
   j["candidates"] = health && route->upstream_index < health->upstreams.size()
                         ? servers_json(uc, health->upstreams[route->upstream_index], views,
@@ -245,7 +204,7 @@ std::string render_explain_json(AdminSource& proxy, std::string_view target) {
 std::string render_status_html(AdminSource& proxy) {
   std::shared_ptr<const Config> cfg = proxy.config();
   HealthSnapshotPtr health = proxy.health();
-  ViewMap views = collect(proxy);
+  ViewMap views = collect_server_views(proxy);
   // Live when scripts run (live_page.cc polls /stats); without them the server-rendered
   // tables inside <noscript> show, refreshed every 5 s.
   std::string h =
