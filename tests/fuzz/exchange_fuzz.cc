@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +29,12 @@ net::Loop* g_loop = nullptr;
 std::string g_reply;
 bool g_client_done = false;
 
-// The fuzzer's end of the client socketpair: writes the request bytes, half-closes, reads all.
-class Client final : public net::SocketHandler {
+// One end the fuzzer plays, the client or an upstream: writes its bytes, half-closes, and
+// reads until the proxy closes. `on_closed` runs once when this end is closed.
+class Peer final : public net::SocketHandler {
  public:
-  Client(int fd, std::string bytes) : bytes_(std::move(bytes)) {
+  Peer(int fd, std::string bytes, std::function<void()> on_closed = {})
+      : bytes_(std::move(bytes)), on_closed_(std::move(on_closed)) {
     sock_ = g_loop->add(fd, this);
     g_loop->start_recv(sock_);
     if (bytes_.empty()) {
@@ -42,51 +45,26 @@ class Client final : public net::SocketHandler {
     }
   }
   void on_sent(ssize_t) override { if (!closed_) g_loop->shutdown_write(sock_); }
-  void on_data(const char*, size_t) override {}
-  void on_recv_end(int) override { finish(); }
-  void finish() {
+  void on_recv_end(int) override { close(); }
+  void close() {
     if (closed_) return;
     closed_ = true;
     g_loop->close(sock_);
-    g_client_done = true;
-    g_loop->stop();
+    if (on_closed_) on_closed_();
   }
+  bool closed() const { return closed_; }
+
+ private:
+  net::Socket* sock_;
+  std::string bytes_;
+  std::function<void()> on_closed_;
   bool closed_ = false;
-
- private:
-  net::Socket* sock_;
-  std::string bytes_;
-};
-
-// One upstream connection: sends the reply, half-closes, drains until the proxy closes.
-class UpstreamPeer final : public net::SocketHandler {
- public:
-  explicit UpstreamPeer(int fd) : bytes_(g_reply) {
-    sock_ = g_loop->add(fd, this);
-    g_loop->start_recv(sock_);
-    if (bytes_.empty()) {
-      g_loop->shutdown_write(sock_);
-    } else {
-      iovec iov{bytes_.data(), bytes_.size()};
-      g_loop->send(sock_, &iov, 1);
-    }
-  }
-  void on_sent(ssize_t) override { if (!closed) g_loop->shutdown_write(sock_); }
-  void on_recv_end(int) override {
-    if (!closed) g_loop->close(sock_);
-    closed = true;
-  }
-  bool closed = false;
-
- private:
-  net::Socket* sock_;
-  std::string bytes_;
 };
 
 class Acceptor final : public net::SocketHandler {
  public:
-  void on_accept(int fd) override { peers.push_back(std::make_unique<UpstreamPeer>(fd)); }
-  std::vector<std::unique_ptr<UpstreamPeer>> peers;
+  void on_accept(int fd) override { peers.push_back(std::make_unique<Peer>(fd, g_reply)); }
+  std::vector<std::unique_ptr<Peer>> peers;
 };
 
 struct World {
@@ -155,20 +133,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return 0;
   g_client_done = false;
-  Client c(sv[0], std::move(client));
+  Peer c(sv[0], std::move(client), [] {
+    g_client_done = true;
+    g_loop->stop();
+  });
   world->worker->on_accept(sv[1]);
   net::Timer guard([] { g_loop->stop(); });
   g_loop->add_timer(&guard, 300);
   g_loop->clear_stop();
   g_loop->run();
   g_loop->cancel_timer(&guard);
-  if (!c.closed_) c.finish();  // the proxy kept the client past the bound: drop our side
+  c.close();  // if the proxy kept the client past the bound: drop our side
   // Let the proxy see the close and the upstream peers finish before the next input.
   net::Timer settle([] { g_loop->stop(); });
   g_loop->add_timer(&settle, 1);
   g_loop->clear_stop();
   g_loop->run();
   auto& peers = world->acceptor.peers;
-  for (auto it = peers.begin(); it != peers.end();) it = (*it)->closed ? peers.erase(it) : it + 1;
+  for (auto it = peers.begin(); it != peers.end();) it = (*it)->closed() ? peers.erase(it) : it + 1;
   return 0;
 }
