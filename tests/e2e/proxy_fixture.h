@@ -150,9 +150,9 @@ class ProxyE2E : public ::testing::TestWithParam<std::string> {
                                {{"route", route}, {"code", std::to_string(code)}});
   }
 
-  // Counters are recorded once a response is fully written, which can be a moment after the
-  // client has read it: these poll /metrics (up to kIoTimeout) until the sample reaches
-  // before + n, then require exactly that.
+  // Counters are recorded once a response is fully written, and gauges fall once a close is
+  // processed, both a moment after the client saw the end: these poll /metrics (up to
+  // kIoTimeout) until the sample equals before + n, then require exactly that.
   void expect_delta(std::string_view name, const Labels& labels, double before, double n);
   void expect_requests_delta(const std::string& route, int code, double before, double n) {
     expect_delta("ringway_http_requests_total", {{"route", route}, {"code", std::to_string(code)}},

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ringway::e2e {
@@ -52,13 +53,25 @@ void ThreadedUpstream::accept_loop() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
     ++accepted_;
-    const int now = ++open_;
-    int seen = peak_.load();
-    while (now > seen && !peak_.compare_exchange_weak(seen, now)) {
-    }
+    ++open_;
     std::lock_guard<std::mutex> lock(mu_);
+    const int now = held_by_peers() + 1;
+    if (now > peak_.load()) peak_ = now;
+    live_.push_back(fd);
     conns_.emplace_back([this, fd] { serve(fd); });
   }
+}
+
+int ThreadedUpstream::held_by_peers() const {
+  // A serving thread may not have read the EOF yet when the next connection is accepted; what
+  // counts is whether the peer has closed, which the kernel knows already.
+  std::vector<pollfd> p;
+  p.reserve(live_.size());
+  for (int fd : live_) p.push_back(pollfd{fd, POLLRDHUP, 0});
+  poll(p.data(), p.size(), 0);
+  int held = 0;
+  for (const pollfd& q : p) held += (q.revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0;
+  return held;
 }
 
 void ThreadedUpstream::serve(int fd) {
@@ -89,6 +102,10 @@ void ThreadedUpstream::serve(int fd) {
     if (::send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0) break;
   }
   --open_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.erase(std::find(live_.begin(), live_.end(), fd));
+  }
   ::close(fd);
 }
 

@@ -15,7 +15,8 @@ namespace ringway::e2e {
 
 // Like a classic pre-forked/threaded app server: every connection costs a thread, and what
 // does not fit the backlog is refused. Answers every request "200 ok" after `service_ms`
-// (503 while set unhealthy), keeps connections alive, and records the peak concurrency.
+// (503 while set unhealthy), keeps connections alive, and records the peak concurrency: at
+// each accept, the connections whose peers have not closed yet, plus the new one.
 class ThreadedUpstream {
  public:
   // Returns with the server listening on 127.0.0.1 (port()); port() == 0 on failure.
@@ -39,6 +40,8 @@ class ThreadedUpstream {
  private:
   void accept_loop();
   void serve(int fd);
+  // Connections whose peer has not closed yet (caller holds mu_).
+  int held_by_peers() const;
 
   int listen_fd_ = -1;
   int port_ = 0;
@@ -53,6 +56,7 @@ class ThreadedUpstream {
   mutable std::mutex mu_;
   std::vector<std::thread> conns_;
   std::vector<base::Millis> ok_times_;
+  std::vector<int> live_;  // fds of connections being served, for the peak
 };
 
 }  // namespace ringway::e2e
