@@ -2,6 +2,7 @@
 // caller-owned string, never allocates per value. Admin pages use nlohmann::json instead.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,6 +13,14 @@ namespace ringway::base {
 // yields valid JSON: '"', '\', control bytes and DEL are escaped, valid UTF-8 passes
 // through, and each byte of an invalid UTF-8 sequence becomes \u00XX (its Latin-1 reading).
 void append_json_string(std::string& out, std::string_view s);
+
+// The same escaping into a caller's buffer, for formatters that build a whole record in one
+// pass (the access log). write_json_chars writes no quotes. Returns: the end of what was
+// written, at most json_string_bound(s.size()) bytes (write_json_chars: 2 fewer).
+char* write_json_chars(char* out, std::string_view s);
+char* write_json_string(char* out, std::string_view s);
+// Every byte escapes to at most 6 ("\u00XX"), plus the two quotes.
+constexpr size_t json_string_bound(size_t bytes) { return 6 * bytes + 2; }
 
 // Appends a number with `decimals` digits after the point; NaN and infinities (which JSON
 // cannot represent) become null.

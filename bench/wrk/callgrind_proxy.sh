@@ -36,7 +36,9 @@ read -r p_backend p_proxy p_admin < <(python3 -c '
 import socket
 s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
-print(" ".join(str(x.getsockname()[1]) for x in s))')
+ports = [x.getsockname()[1] for x in s]
+for x in s: x.close()  # before printing: read returns, and the backend binds, at once
+print(" ".join(map(str, ports)), flush=True)')
 
 "$BACKEND" --listen "127.0.0.1:$p_backend" >"$WORK/backend.log" 2>&1 &
 PIDS+=("$!")

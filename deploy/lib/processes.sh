@@ -69,5 +69,8 @@ import socket, sys
 socks = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in socks:
     s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+ports = [s.getsockname()[1] for s in socks]
+for s in socks:
+    s.close()  # before printing: a reader may start using the ports the moment it reads
+print(" ".join(map(str, ports)), flush=True)' "$1"
 }

@@ -17,7 +17,7 @@ struct AccessEntry {
   std::string_view upstream, server;
   int status = 0;  // 0: no response was sent (the client or the server went away first)
   uint64_t bytes_in = 0, bytes_out = 0;
-  double duration_s = 0, upstream_duration_s = 0, queue_wait_s = 0;
+  int64_t duration_ns = 0, upstream_duration_ns = 0, queue_wait_ns = 0;  // printed as seconds
   int attempts = 0;
   uint32_t flags = 0;  // ResponseFlag bits
 };
@@ -25,15 +25,13 @@ struct AccessEntry {
 // Caches the "YYYY-MM-DDTHH:MM:SS" of the current second so most lines skip gmtime_r.
 class TimeFormatter {
  public:
-  // Appends RFC 3339 UTC with milliseconds: "2026-12-06T20:06:26.123Z".
-  void append(std::string& out, int64_t unix_ms);
-  // Reused by append_access_line so formatting a line allocates nothing in steady state.
-  std::string& scratch() { return scratch_; }
+  static constexpr size_t kBytes = 24;  // "2026-12-06T20:06:26.123Z"
+  // Writes RFC 3339 UTC with milliseconds, kBytes of them. Returns: the end.
+  char* write(char* out, int64_t unix_ms);
 
  private:
   int64_t cached_second_ = -1;
-  char prefix_[64] = {};
-  std::string scratch_;
+  char prefix_[64] = {};  // "YYYY-MM-DDTHH:MM:SS": 19 bytes for years 0..9999 (room for any int)
 };
 
 // Appends `e` as one JSON object and a '\n'. Any bytes in the string fields yield valid JSON.

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
+#include <cstddef>
 
 namespace ringway::proxy {
 
@@ -23,7 +23,9 @@ enum ResponseFlag : uint32_t {
   kFlagShutdownCut = 1u << 11,       // SD  cut off when the drain budget ran out at shutdown
 };
 
-// Appends the codes of `flags` joined by ',' in the order above ("UF,UT"); nothing for 0.
-void append_response_flags(std::string& out, uint32_t flags);
+// Writes the codes of `flags` joined by ',' in the order above ("UF,UT"); nothing for 0.
+// Returns: the end of what was written, at most kResponseFlagsBound bytes.
+char* write_response_flags(char* out, uint32_t flags);
+inline constexpr size_t kResponseFlagsBound = 12 * 4;  // 12 codes of up to 3 letters, commas
 
 }  // namespace ringway::proxy

@@ -30,9 +30,9 @@ void ProxyConnection::log_request(int status) {
     e.status = status;
     e.bytes_in = log_bytes_in_;
     e.bytes_out = log_bytes_out_;
-    e.duration_s = static_cast<double>(elapsed_ns) * 1e-9;
-    e.upstream_duration_s = static_cast<double>(upstream_ttfb_ns_) * 1e-9;
-    e.queue_wait_s = static_cast<double>(queue_wait_ns_) * 1e-9;
+    e.duration_ns = elapsed_ns;
+    e.upstream_duration_ns = upstream_ttfb_ns_;
+    e.queue_wait_ns = queue_wait_ns_;
     e.attempts = attempts_;
     e.flags = log_flags_;
     log->write(e);

@@ -191,5 +191,23 @@ TEST(JsonWriter, EveryByteValueParses) {
   EXPECT_TRUE(nlohmann::json::accept(out));
 }
 
+TEST(JsonWriter, EveryByteAtEveryPositionOfAWordEscapesAsAlone) {
+  // The escaper copies eight plain bytes at a time; one odd byte anywhere in a 24-byte run of
+  // plain ones must come out exactly as it does on its own, with the plain bytes around it.
+  for (int c = 0; c < 256; ++c) {
+    std::string alone;
+    append_json_string(alone, std::string_view(reinterpret_cast<const char*>(&c), 1));
+    alone = alone.substr(1, alone.size() - 2);
+    for (size_t at = 0; at < 24; ++at) {
+      std::string s(24, 'a');
+      s[at] = static_cast<char>(c);
+      std::string out;
+      append_json_string(out, s);
+      EXPECT_EQ(out, "\"" + std::string(at, 'a') + alone + std::string(23 - at, 'a') + "\"")
+          << "byte " << c << " at " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringway::base

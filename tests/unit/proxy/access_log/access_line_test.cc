@@ -25,8 +25,8 @@ AccessEntry sample() {
   e.status = 200;
   e.bytes_in = 40;
   e.bytes_out = 300;
-  e.duration_s = 0.0012345;
-  e.upstream_duration_s = 0.001;
+  e.duration_ns = 1234567;
+  e.upstream_duration_ns = 1000000;
   e.attempts = 1;
   return e;
 }
@@ -44,21 +44,58 @@ TEST(AccessLine, AllFieldsInOrderAndOneLine) {
       "40000\","
       "\"method\":\"GET\",\"path\":\"/service1/ping?x=1\",\"route\":\"/service1/\","
       "\"upstream\":\"service1\",\"server\":\"127.0.0.1:8001\",\"status\":200,\"bytes_in\":40,"
-      "\"bytes_out\":300,\"duration\":0.001234,\"upstream_duration\":0.001000,"
+      "\"bytes_out\":300,\"duration\":0.001235,\"upstream_duration\":0.001000,"
       "\"queue_wait\":0.000000,\"attempts\":1,\"flags\":\"\"}\n");
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j.size(), 16u);
 }
 
+std::string time_of(TimeFormatter& t, int64_t unix_ms) {
+  char buf[TimeFormatter::kBytes];
+  return std::string(buf, t.write(buf, unix_ms));
+}
+
 TEST(AccessLine, TimeCacheFollowsTheSecondAndMilliseconds) {
   TimeFormatter t;
-  std::string a, b, c;
-  t.append(a, 1796587586005);
-  t.append(b, 1796587586999);
-  t.append(c, 1796587587000);
-  EXPECT_EQ(a, "2026-12-06T20:06:26.005Z");
-  EXPECT_EQ(b, "2026-12-06T20:06:26.999Z");
-  EXPECT_EQ(c, "2026-12-06T20:06:27.000Z");
+  EXPECT_EQ(time_of(t, 1796587586005), "2026-12-06T20:06:26.005Z");
+  EXPECT_EQ(time_of(t, 1796587586999), "2026-12-06T20:06:26.999Z");
+  EXPECT_EQ(time_of(t, 1796587587000), "2026-12-06T20:06:27.000Z");
+  EXPECT_EQ(time_of(t, 0), "1970-01-01T00:00:00.000Z");
+}
+
+TEST(AccessLine, SecondsRoundToTheNearestMicrosecond) {
+  TimeFormatter t;
+  auto field = [&](int64_t ns) {
+    AccessEntry e = sample();
+    e.duration_ns = ns;
+    std::string out;
+    append_access_line(out, e, t);
+    const size_t at = out.find("\"duration\":") + 11;
+    return out.substr(at, out.find(',', at) - at);
+  };
+  EXPECT_EQ(field(0), "0.000000");
+  EXPECT_EQ(field(499), "0.000000");
+  EXPECT_EQ(field(500), "0.000001");
+  EXPECT_EQ(field(1999999500), "2.000000");
+  EXPECT_EQ(field(86400123456789), "86400.123457");
+  EXPECT_EQ(field(-5), "0.000000") << "a clock step never prints a negative duration";
+}
+
+TEST(AccessLine, LinesLongerThanTheStackBufferAreWhole) {
+  // A target near the head limit, all bytes escaping to six: built in the string's tail.
+  AccessEntry e = sample();
+  const std::string path(8000, '\x01');
+  e.path = path;
+  std::string out = "previous line\n";
+  TimeFormatter t;
+  append_access_line(out, e, t);
+  ASSERT_EQ(out.rfind("previous line\n", 0), 0u);
+  const std::string line = out.substr(14);
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(line));
+  EXPECT_EQ(j["path"], path);
+  EXPECT_EQ(j["attempts"], 1);
 }
 
 TEST(AccessLine, Ipv6ClientInBrackets) {
@@ -89,18 +126,20 @@ TEST(AccessLine, HostileBytesStayValidJson) {
   EXPECT_EQ(got.substr(got.size() - 3), "\xe2\x82\xac");
 }
 
+std::string flags_of(uint32_t flags) {
+  char buf[kResponseFlagsBound];
+  return std::string(buf, write_response_flags(buf, flags));
+}
+
 TEST(ResponseFlags, CodesJoinedInBitOrder) {
-  std::string s;
-  append_response_flags(s, 0);
-  EXPECT_EQ(s, "");
-  append_response_flags(s, kFlagUpstreamTimeout | kFlagUpstreamConnectFailure);
-  EXPECT_EQ(s, "UF,UT");
-  s.clear();
-  append_response_flags(
-      s, kFlagNoRoute | kFlagNoHealthyUpstream | kFlagUpstreamReset | kFlagUpstreamClosed |
+  EXPECT_EQ(flags_of(0), "");
+  EXPECT_EQ(flags_of(kFlagUpstreamTimeout | kFlagUpstreamConnectFailure), "UF,UT");
+  const std::string s = flags_of(
+      kFlagNoRoute | kFlagNoHealthyUpstream | kFlagUpstreamReset | kFlagUpstreamClosed |
              kFlagUpstreamProtocolError | kFlagUpstreamOverflow | kFlagDownstreamProtocolError |
              kFlagDownstreamHeaderTimeout | kFlagDownstreamClosed | kFlagShutdownCut);
   EXPECT_EQ(s, "NR,UH,UR,UC,UPE,UO,DPE,DT,DC,SD");
+  EXPECT_EQ(flags_of(0xfff), "NR,UH,UF,UT,UR,UC,UPE,UO,DPE,DT,DC,SD");
 }
 
 }  // namespace
