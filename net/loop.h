@@ -60,7 +60,11 @@ struct LoopStats {
 struct LoopOptions {
   IoMode mode = IoMode::kAuto;
   unsigned queue_depth = 4096;        // io_uring submission queue entries
-  unsigned recv_buffers = 1024;       // provided receive buffers (power of two)
+  // Provided receive buffers (power of two). A buffer lives only from its CQE to the end of
+  // that on_data, but the ring hands them out in turn, so all of them become resident: 256
+  // x 16 KiB is 4 MiB per worker. A turn with more data-carrying completions than this
+  // gets ENOBUFS for the rest, which re-arms and reads them next turn (buffer_shortages).
+  unsigned recv_buffers = 256;
   unsigned recv_buffer_size = 16384;  // bytes per receive buffer / epoll read chunk
 };
 
@@ -92,9 +96,15 @@ class Loop {
   virtual void start_accept(Socket* s) = 0;
   // Starts (or resumes) delivering received bytes through on_data.
   virtual void start_recv(Socket* s) = 0;
-  // Stops delivering bytes (backpressure). On io_uring a few already-received chunks may
-  // still arrive after this call; the handler must accept them.
+  // Stops delivering bytes (backpressure). On io_uring already-received chunks may still
+  // arrive after this call (at most one buffer once the socket is paced); the handler must
+  // accept them.
   virtual void pause_recv(Socket* s) = 0;
+  // Paces a socket whose bytes may outrun their reader (an upstream streaming a response to
+  // a slow client): io_uring arms one recv per buffer instead of a multishot recv, so a pause
+  // takes effect after at most one more buffer. Sockets are paced after their first pause
+  // anyway. epoll reads on demand and needs nothing.
+  virtual void pace_recv(Socket* s) { (void)s; }
   // Sends all bytes of iov[0..iovcnt) (iovcnt <= kMaxIov); the memory must stay valid
   // until on_sent. REQUIRES: no other send outstanding on this socket.
   static constexpr int kMaxIov = 8;

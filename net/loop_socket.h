@@ -31,6 +31,9 @@ struct alignas(16) Socket {
   bool recv_armed = false;     // multishot recv SQE live in the kernel
   bool cancel_sent = false;    // close(): cancel-all already submitted
   bool recv_cancel_sent = false;  // pause_recv(): cancel of the multishot recv submitted
+  // Paused once: from then on one recv SQE per buffer, so a pause stops the flow after at
+  // most one more buffer (a multishot recv keeps posting until its cancel is processed).
+  bool recv_single_shot = false;
   uint32_t in_flight = 0;      // SQEs that still reference this record
 
   // epoll bookkeeping.

@@ -122,8 +122,11 @@ class UringLoop final : public Loop {
     if (!s->recv_armed) arm_recv(s);
   }
 
+  void pace_recv(Socket* s) override { s->recv_single_shot = true; }
+
   void pause_recv(Socket* s) override {
     s->recv_wanted = false;
+    s->recv_single_shot = true;
     if (s->recv_armed && !s->recv_cancel_sent) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel64(sqe, pack(s, kRecv), 0);
@@ -303,7 +306,12 @@ class UringLoop final : public Loop {
 
   void arm_recv(Socket* s) {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_recv_multishot(sqe, s->fd, nullptr, 0, 0);
+    // Length 0 with a provided buffer: up to one whole buffer.
+    if (s->recv_single_shot) {
+      io_uring_prep_recv(sqe, s->fd, nullptr, 0, 0);
+    } else {
+      io_uring_prep_recv_multishot(sqe, s->fd, nullptr, 0, 0);
+    }
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
     io_uring_sqe_set_data64(sqe, pack(s, kRecv));

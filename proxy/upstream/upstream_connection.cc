@@ -36,6 +36,8 @@ bool UpstreamConnection::connect(const net::ResolvedAddress& addr, int* err) {
     return false;
   }
   sock_ = loop_.add(fd, this);
+  // A response may stream faster than its client reads: pauses must stop it promptly.
+  loop_.pace_recv(sock_);
   loop_.connect(sock_, reinterpret_cast<const sockaddr*>(&addr.addr), addr.len);
   return true;
 }
