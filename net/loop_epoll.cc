@@ -67,7 +67,7 @@ class EpollLoop final : public Loop {
   void pause_recv(Socket* s) override { s->recv_wanted = false; }
 
   void send(Socket* s, const iovec* iov, int iovcnt) override {
-    copy_iov(s, iov, iovcnt);
+    copy_iov(pool_.op(s), iov, iovcnt);
     s->send_pending = true;
     try_send(s);
   }
@@ -198,25 +198,31 @@ class EpollLoop final : public Loop {
       if (err == 0 || err != EINPROGRESS) complete(s, Done::kConnect, -err);
       return;
     }
-    if (s->send_pending && s->iovcnt > 0) try_send(s);
+    if (s->send_pending && s->op && s->op->iovcnt > 0) try_send(s);
   }
 
+  // The op state goes back as soon as the send is finished (the completion carries the
+  // result); only a send waiting for EPOLLOUT keeps it.
   void try_send(Socket* s) {
-    while (s->iovcnt > 0) {
+    OpState* op = s->op;
+    while (op->iovcnt > 0) {
       msghdr msg{};
-      msg.msg_iov = s->iov;
-      msg.msg_iovlen = static_cast<size_t>(s->iovcnt);
+      msg.msg_iov = op->iov;
+      msg.msg_iovlen = static_cast<size_t>(op->iovcnt);
       ssize_t n = ::sendmsg(s->fd, &msg, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return;  // EPOLLOUT will resume it
-        s->iovcnt = 0;
-        complete(s, Done::kSend, -errno);
+        const int err = errno;
+        pool_.release_op(s);
+        complete(s, Done::kSend, -err);
         return;
       }
-      advance_iov(s, static_cast<size_t>(n));
+      advance_iov(op, static_cast<size_t>(n));
     }
-    complete(s, Done::kSend, static_cast<ssize_t>(s->send_total));
+    const size_t total = op->send_total;
+    pool_.release_op(s);  // epoll's connect is a plain syscall: only sends use the op state
+    complete(s, Done::kSend, static_cast<ssize_t>(total));
   }
 
   // drain: read until EAGAIN/EOF even after a short read (the edge may not repeat).

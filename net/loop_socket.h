@@ -13,6 +13,18 @@
 
 namespace ringway::net {
 
+// What an outstanding send or connect needs: a private copy of the caller's iovecs (advanced
+// on partial sends), the msghdr and the connect address (io_uring reads both asynchronously).
+struct OpState {
+  iovec iov[Loop::kMaxIov];
+  int iovcnt = 0;
+  size_t send_total = 0;
+  msghdr msg{};
+  sockaddr_storage peer{};
+  socklen_t peer_len = 0;
+  OpState* next_free = nullptr;
+};
+
 struct alignas(16) Socket {
   int fd = -1;
   SocketHandler* handler = nullptr;
@@ -39,32 +51,26 @@ struct alignas(16) Socket {
   // epoll bookkeeping.
   bool in_ready_list = false;  // queued for a read attempt this turn
 
-  // Send state: a private copy of the caller's iovecs, advanced on partial sends.
-  iovec iov[Loop::kMaxIov];
-  int iovcnt = 0;
-  size_t send_total = 0;
-  msghdr msg{};
-
-  sockaddr_storage peer{};     // connect() target (io_uring reads it asynchronously)
-  socklen_t peer_len = 0;
+  // Only while a send or connect is outstanding (lent by the loop's OpStatePool): an idle
+  // connection's record carries no iovecs, msghdr or address.
+  struct OpState* op = nullptr;
 
   Socket* next_free = nullptr;
 };
 
-// Slab of Socket records with a free list: no allocation per connection after warm-up,
-// and records never move (the kernel holds pointers to them in user_data).
-class SocketPool {
+// Slab of records with a free list: no allocation per connection (or per send) after
+// warm-up, and records never move (the kernel holds pointers to them in user_data).
+template <class T>
+class SlabPool {
  public:
-  Socket* get() {
+  T* get() {
     if (free_ == nullptr) grow();
-    Socket* s = free_;
+    T* s = free_;
     free_ = s->next_free;
-    *s = Socket{};
+    *s = T{};
     return s;
   }
-  void put(Socket* s) {
-    s->fd = -1;
-    s->handler = nullptr;
+  void put(T* s) {
     s->next_free = free_;
     free_ = s;
   }
@@ -72,16 +78,46 @@ class SocketPool {
  private:
   static constexpr size_t kChunk = 256;
   void grow() {
-    chunks_.push_back(std::make_unique<Socket[]>(kChunk));
-    Socket* c = chunks_.back().get();
+    chunks_.push_back(std::make_unique<T[]>(kChunk));
+    T* c = chunks_.back().get();
     for (size_t i = 0; i < kChunk; ++i) put(&c[i]);
   }
-  std::vector<std::unique_ptr<Socket[]>> chunks_;
-  Socket* free_ = nullptr;
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  T* free_ = nullptr;
 };
 
-// Advances the socket's iovec copy past `n` sent bytes. Returns: true when all is sent.
-inline bool advance_iov(Socket* s, size_t n) {
+class SocketPool {
+ public:
+  Socket* get() { return sockets_.get(); }
+  void put(Socket* s) {
+    if (s->op) {
+      ops_.put(s->op);  // a closed socket's last op has completed by now
+      s->op = nullptr;
+    }
+    s->fd = -1;
+    s->handler = nullptr;
+    sockets_.put(s);
+  }
+  // The socket's op state, lent now if it has none.
+  OpState* op(Socket* s) {
+    if (!s->op) s->op = ops_.get();
+    return s->op;
+  }
+  // Takes the op state back. REQUIRES: no send or connect that uses it is outstanding.
+  void release_op(Socket* s) {
+    if (s->op) {
+      ops_.put(s->op);
+      s->op = nullptr;
+    }
+  }
+
+ private:
+  SlabPool<Socket> sockets_;
+  SlabPool<OpState> ops_;
+};
+
+// Advances the op's iovec copy past `n` sent bytes. Returns: true when all is sent.
+inline bool advance_iov(OpState* s, size_t n) {
   int i = 0;
   while (i < s->iovcnt && n >= s->iov[i].iov_len) {
     n -= s->iov[i].iov_len;
@@ -98,7 +134,7 @@ inline bool advance_iov(Socket* s, size_t n) {
   return false;
 }
 
-inline void copy_iov(Socket* s, const iovec* iov, int iovcnt) {
+inline void copy_iov(OpState* s, const iovec* iov, int iovcnt) {
   s->iovcnt = 0;
   s->send_total = 0;
   for (int i = 0; i < iovcnt; ++i) {

@@ -136,11 +136,13 @@ class UringLoop final : public Loop {
   }
 
   void send(Socket* s, const iovec* iov, int iovcnt) override {
-    copy_iov(s, iov, iovcnt);
+    OpState* op = pool_.op(s);
+    copy_iov(op, iov, iovcnt);
     s->send_pending = true;
-    if (s->iovcnt == 0) {
+    if (op->iovcnt == 0) {
       // Nothing to send: complete through the normal path on the next turn.
       s->send_pending = false;
+      if (!s->connect_pending) pool_.release_op(s);
       post_complete_empty_send(s);
       return;
     }
@@ -148,11 +150,12 @@ class UringLoop final : public Loop {
   }
 
   void connect(Socket* s, const sockaddr* addr, socklen_t len) override {
-    memcpy(&s->peer, addr, len);
-    s->peer_len = len;
+    OpState* op = pool_.op(s);
+    memcpy(&op->peer, addr, len);
+    op->peer_len = len;
     s->connect_pending = true;
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_connect(sqe, s->fd, reinterpret_cast<sockaddr*>(&s->peer), s->peer_len);
+    io_uring_prep_connect(sqe, s->fd, reinterpret_cast<sockaddr*>(&op->peer), op->peer_len);
     io_uring_sqe_set_data64(sqe, pack(s, kConnect));
     ++s->in_flight;
   }
@@ -321,11 +324,12 @@ class UringLoop final : public Loop {
   }
 
   void submit_send(Socket* s) {
-    s->msg = msghdr{};
-    s->msg.msg_iov = s->iov;
-    s->msg.msg_iovlen = static_cast<size_t>(s->iovcnt);
+    OpState* op = s->op;
+    op->msg = msghdr{};
+    op->msg.msg_iov = op->iov;
+    op->msg.msg_iovlen = static_cast<size_t>(op->iovcnt);
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_sendmsg(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+    io_uring_prep_sendmsg(sqe, s->fd, &op->msg, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, pack(s, kSend));
     ++s->in_flight;
   }
@@ -440,16 +444,18 @@ class UringLoop final : public Loop {
   void handle_send(Socket* s, int res) {
     op_done(s);
     if (s->closed) return;
-    if (res > 0 && !advance_iov(s, static_cast<size_t>(res))) {
+    if (res > 0 && !advance_iov(s->op, static_cast<size_t>(res))) {
       submit_send(s);  // partial send: the socket buffer filled up, send the rest
       return;
     }
+    const size_t total = s->op->send_total;
     s->send_pending = false;
+    if (!s->connect_pending) pool_.release_op(s);
     if (s->shutdown_after_send) {
       s->shutdown_after_send = false;
       ::shutdown(s->fd, SHUT_WR);
     }
-    ssize_t result = res > 0 ? static_cast<ssize_t>(s->send_total) : (res == 0 ? -EPIPE : res);
+    ssize_t result = res > 0 ? static_cast<ssize_t>(total) : (res == 0 ? -EPIPE : res);
     if (s->handler) s->handler->on_sent(result);
   }
 
@@ -457,6 +463,7 @@ class UringLoop final : public Loop {
     op_done(s);
     s->connect_pending = false;
     if (s->closed) return;
+    if (!s->send_pending) pool_.release_op(s);
     if (s->handler) s->handler->on_connected(res);
   }
 

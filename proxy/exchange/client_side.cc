@@ -18,25 +18,14 @@ namespace ringway::proxy {
 namespace {
 
 constexpr unsigned kRecvChunk = 16384;
-// Per-exchange strings keep their capacity between requests up to this (no malloc per
-// request); one large response or head must not pin its peak for the connection's lifetime.
+// Strings of a returned exchange keep their capacity up to this (no malloc per request); one
+// large response or head must not pin its peak in the worker's spare exchanges.
 constexpr size_t kStringWatermark = 1024;
 
-void trim(std::string& s, size_t watermark) {
-  if (s.capacity() > watermark) std::string().swap(s);
+net::HttpLimits request_limits(const LimitsConfig& l) {
+  return net::HttpLimits{l.max_header_bytes, l.max_headers, l.max_body_bytes,
+                         l.max_chunk_ext_bytes};
 }
-
-}  // namespace
-
-// Frees the per-exchange strings past `watermark` (0: all of them, for a pooled object).
-void ProxyConnection::trim_exchange_buffers(size_t watermark) {
-  for (std::string* s : {&client_out_, &client_sending_buf_, &req_head_, &req_body_, &req_sending_,
-                         &target_, &path_scratch_}) {
-    if (s->empty()) trim(*s, watermark);
-  }
-}
-
-namespace {
 
 // The access log flag for an error the proxy answers itself, unless an upstream failure
 // (which says more) was already flagged.
@@ -56,25 +45,41 @@ uint32_t error_flags(int status, uint32_t already) {
 ProxyConnection::ProxyConnection(ExchangeContext& worker)
     : worker_(worker),
       loop_(worker.loop()),
-      parser_(net::HttpParser::Mode::kRequest,
-              net::HttpLimits{worker.current()->config->limits.max_header_bytes,
-                              worker.current()->config->limits.max_headers,
-                              worker.current()->config->limits.max_body_bytes,
-                              worker.current()->config->limits.max_chunk_ext_bytes}),
       in_(worker.current()->config->limits.max_header_bytes + kRecvChunk),
       client_deadline_([this] { on_client_timer(); }),
-      upstream_timer_([this] { on_upstream_timer(); }),
-      up_in_(65536 + kRecvChunk) {}
+      upstream_timer_([this] { on_upstream_timer(); }) {}
 
 ProxyConnection::~ProxyConnection() {
-  if (phase_ != Phase::kClosed && start_ns_ != 0) {
-    log_flags_ |= kFlagShutdownCut;  // the drain budget ran out with this request open
-    log_request(resp_started_ ? status_ : 0);
+  if (x_ && phase_ != Phase::kClosed && x_->start_ns != 0) {
+    x_->log_flags |= kFlagShutdownCut;  // the drain budget ran out with this request open
+    log_request(x_->resp_started ? x_->status : 0);
   }
   client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);
-  up_.reset();
+  if (x_) {
+    x_->up.reset();
+    worker_.return_exchange(x_, 0);
+    x_ = nullptr;
+  }
   if (sock_) loop_.close(sock_);
+}
+
+void ProxyConnection::lease_exchange() {
+  x_ = worker_.lease_exchange(request_limits(worker_.current()->config->limits));
+}
+
+void ProxyConnection::maybe_return_exchange() {
+  // Closed: the object waits in the worker's pool for its next client and needs none. Idle:
+  // the response is out, the upstream connection parked, no pipelined byte is waiting.
+  const bool idle_now = phase_ == Phase::kIdle && in_.empty() && x_->client_out.empty() &&
+                        !x_->client_sending && !x_->up && x_->start_ns == 0;
+  // A send cut off by the close may still be read by the kernel until its cancel is
+  // processed: such an exchange stays with this object until its next open().
+  const bool closed_quiet = phase_ == Phase::kClosed && !x_->client_sending && !x_->up_sending;
+  if (closed_quiet || idle_now) {
+    worker_.return_exchange(x_, kStringWatermark);
+    x_ = nullptr;
+  }
 }
 
 void ProxyConnection::open(int fd) {
@@ -84,51 +89,38 @@ void ProxyConnection::open(int fd) {
   }
   // This object served another client before (Worker pools them): bytes that client left
   // unread (a pipelined request after a 400, the body after a 413) must never be parsed as
-  // this client's request.
-  while (!in_.empty()) {
-    in_.consume(in_.size());
-    in_.compact();
+  // this client's request, and its exchange (if one survived) is not this client's either.
+  in_.clear();
+  in_.release();
+  if (x_) {
+    worker_.return_exchange(x_, 0);
+    x_ = nullptr;
   }
-  parser_.~HttpParser();
-  new (&parser_) net::HttpParser(
-      net::HttpParser::Mode::kRequest,
-      net::HttpLimits{limits.max_header_bytes, limits.max_headers, limits.max_body_bytes,
-                      limits.max_chunk_ext_bytes});
   phase_ = Phase::kIdle;
-  // A pooled object keeps the last request's flags: a parse error on this connection's first
-  // request must not see "whole request parsed" or "response started" from another client.
-  reset_request_state();
-  request_id_.clear();
-  start_ns_ = 0;
-  route_ = nullptr;
-  head_request_ = false;  // see request_complete()
+  entered_ = 0;
   client_paused_ = client_eof_ = close_after_response_ = false;
-  client_out_.clear();
-  client_sending_buf_.clear();
-  client_sending_ = false;
   client_ip_ = net::peer_ip(fd, &client_port_);
-  log_bytes_in_ = log_bytes_out_ = 0;
-  log_flags_ = 0;
   sock_ = loop_.add(fd, this);
   loop_.start_recv(sock_);
   set_client_deadline(worker_.current()->config->timeouts.client_idle);
 }
 
 void ProxyConnection::reset_request_state() {
-  req_done_ = head_sent_ = body_sent_ = up_sending_ = up_connecting_ = false;
-  resp_started_ = resp_done_ = panic_ = false;
-  attempts_ = 0;
-  status_ = 0;
-  upstream_ttfb_ns_ = queue_wait_ns_ = 0;
-  req_body_.clear();
-  req_chunk_.clear();
-  chunks_seen_ = 0;
-  buffering_ = false;
-  client_http10_ = upgrade_request_ = idempotent_ = false;
-  stale_retried_ = got_response_bytes_ = informational_ = false;
+  ex().req_done = ex().head_sent = ex().body_sent = ex().up_sending = ex().up_connecting = false;
+  ex().resp_started = ex().resp_done = ex().panic = false;
+  ex().attempts = 0;
+  ex().status = 0;
+  ex().upstream_ttfb_ns = ex().queue_wait_ns = 0;
+  ex().req_body.clear();
+  ex().req_chunk.clear();
+  ex().chunks_seen = 0;
+  ex().buffering = false;
+  ex().client_http10 = ex().upgrade_request = ex().idempotent = false;
+  ex().stale_retried = ex().got_response_bytes = ex().informational = false;
 }
 
 void ProxyConnection::drain() {
+  Entered entered(*this);
   close_after_response_ = true;
   if (idle()) close();
 }
@@ -138,6 +130,7 @@ void ProxyConnection::set_client_deadline(base::Millis after) {
 }
 
 void ProxyConnection::on_client_timer() {
+  Entered entered(*this);
   if (phase_ == Phase::kClosed) return;
   if (!client_deadline_.due(loop_)) return;
   if (phase_ == Phase::kHead) {
@@ -152,7 +145,7 @@ void ProxyConnection::on_client_timer() {
     close();
     return;
   }
-  if (phase_ == Phase::kForward && buffering_) {
+  if (phase_ == Phase::kForward && ex().buffering) {
     // Nothing went upstream yet, so no upstream timer runs: a stalled body is ours to end.
     respond_error(408, ErrorSource::kClient, "request body timeout");
     return;
@@ -162,6 +155,7 @@ void ProxyConnection::on_client_timer() {
 }
 
 void ProxyConnection::on_data(const char* data, size_t len) {
+  Entered entered(*this);
   if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kTunnel) {
     tunnel_client_bytes(data, len);
@@ -171,7 +165,7 @@ void ProxyConnection::on_data(const char* data, size_t len) {
     phase_ = Phase::kHead;
     set_client_deadline(worker_.current()->config->timeouts.client_header);
   }
-  if (phase_ == Phase::kForward && buffering_) {
+  if (phase_ == Phase::kForward && ex().buffering) {
     set_client_deadline(worker_.current()->config->timeouts.client_idle);
   }
   in_.append(data, len);
@@ -179,9 +173,9 @@ void ProxyConnection::on_data(const char* data, size_t len) {
 }
 
 void ProxyConnection::process_client_input() {
-  while (phase_ == Phase::kHead || (phase_ == Phase::kForward && !req_done_)) {
-    if (phase_ == Phase::kForward && !buffering_ &&
-        req_body_.size() + req_sending_.size() >= stream_limit()) {
+  while (phase_ == Phase::kHead || (phase_ == Phase::kForward && !ex().req_done)) {
+    if (phase_ == Phase::kForward && !ex().buffering &&
+        ex().req_body.size() + ex().req_sending.size() >= stream_limit()) {
       // The upstream is slower than the client: stop reading until it catches up.
       if (!client_paused_) {
         client_paused_ = true;
@@ -189,14 +183,14 @@ void ProxyConnection::process_client_input() {
       }
       return;
     }
-    net::HttpParser::Step st = parser_.parse(in_.data(), in_.size());
+    net::HttpParser::Step st = ex().parser.parse(in_.data(), in_.size());
     in_.consume(st.consumed);
-    log_bytes_in_ += st.consumed;
-    if (parser_.chunks_completed() != chunks_seen_ && phase_ == Phase::kForward) {
+    ex().log_bytes_in += st.consumed;
+    if (ex().parser.chunks_completed() != ex().chunks_seen && phase_ == Phase::kForward) {
       // The parser validated the held chunk's trailing CRLF (RFC 9112 §7.1): now it may go up.
-      chunks_seen_ = parser_.chunks_completed();
-      queue_request_bytes(req_chunk_);
-      req_chunk_.clear();
+      ex().chunks_seen = ex().parser.chunks_completed();
+      queue_request_bytes(ex().req_chunk);
+      ex().req_chunk.clear();
     }
     switch (st.event) {
       case net::HttpParser::Event::kNeedMore:
@@ -205,17 +199,17 @@ void ProxyConnection::process_client_input() {
           if (in_.size() > 0) continue;
         }
         if (client_eof_) {
-          log_flags_ |= kFlagDownstreamClosed;
+          ex().log_flags |= kFlagDownstreamClosed;
           respond_error(400, ErrorSource::kClient, "client closed mid-request");
         }
         return;
       case net::HttpParser::Event::kError: {
-        int status = parser_.error_status();
+        int status = ex().parser.error_status();
         // After any parse error the stream position is unknown: answer, then close, whatever
         // the status (505 included) and whatever the previous request on this connection left.
         close_after_response_ = true;
         if (phase_ == Phase::kHead) reset_request_state();  // a new request failed, not the last
-        respond_error(status == 0 ? 400 : status, ErrorSource::kClient, parser_.error_reason());
+        respond_error(status == 0 ? 400 : status, ErrorSource::kClient, ex().parser.error_reason());
         return;
       }
       case net::HttpParser::Event::kHead:
@@ -230,42 +224,42 @@ void ProxyConnection::process_client_input() {
     }
   }
   // Waiting for the response with pipelined bytes piling up: pause when the buffer is full.
-  if (phase_ == Phase::kForward && req_done_ && (in_.full() || in_.has_stash()) && !client_paused_) {
+  if (phase_ == Phase::kForward && ex().req_done && (in_.full() || in_.has_stash()) && !client_paused_) {
     client_paused_ = true;
     loop_.pause_recv(sock_);
   }
 }
 
 void ProxyConnection::start_request() {
-  start_ns_ = base::Clock::now_ns();
-  config_ = worker_.current();
-  route_ = &config_->no_route;
-  const net::HttpHead& head = parser_.head();
+  ex().start_ns = base::Clock::now_ns();
+  ex().config = worker_.current();
+  ex().route = &ex().config->no_route;
+  const net::HttpHead& head = ex().parser.head();
   reset_request_state();
   // For trailers only (they exist only in chunked bodies): the head's views die with its
   // receive buffer, which a streamed body may release before the trailers arrive.
-  if (head.framing == net::BodyFraming::kChunked) req_connection_.collect(head);
-  else req_connection_.clear();
-  log_method_ = head.method;
-  if (worker_.access_log()) log_target_.assign(head.target);
-  head_request_ = head.method_id == HTTP_HEAD;
-  client_http10_ = head.version_minor == 0;
-  upgrade_request_ = head.upgrade;
+  if (head.framing == net::BodyFraming::kChunked) ex().req_connection.collect(head);
+  else ex().req_connection.clear();
+  ex().log_method = head.method;
+  if (worker_.access_log()) ex().log_target.assign(head.target);
+  ex().head_request = head.method_id == HTTP_HEAD;
+  ex().client_http10 = head.version_minor == 0;
+  ex().upgrade_request = head.upgrade;
   // RFC 9110 §9.2.2: these methods are idempotent, so a retry cannot apply them twice.
-  idempotent_ = head.method_id == HTTP_GET || head.method_id == HTTP_HEAD ||
+  ex().idempotent = head.method_id == HTTP_GET || head.method_id == HTTP_HEAD ||
                 head.method_id == HTTP_OPTIONS || head.method_id == HTTP_PUT ||
                 head.method_id == HTTP_DELETE || head.method_id == HTTP_TRACE;
   phase_ = Phase::kForward;
   if (!head.keep_alive) close_after_response_ = true;
 
-  request_id_.clear();
+  ex().request_id.clear();
   std::string_view incoming_id = usable_request_id(head);
   if (!incoming_id.empty()) {
-    request_id_.assign(incoming_id);
+    ex().request_id.assign(incoming_id);
   } else {
     char id[32];
     worker_.new_request_id(id);
-    request_id_.assign(id, sizeof id);
+    ex().request_id.assign(id, sizeof id);
   }
 
   if (head.method_id == HTTP_CONNECT) {
@@ -273,42 +267,42 @@ void ProxyConnection::start_request() {
     return;
   }
   std::string_view path, query;
-  if (net::normalize_target(head.target, path_scratch_, &path, &query) != net::TargetStatus::kOk) {
+  if (net::normalize_target(head.target, ex().path_scratch, &path, &query) != net::TargetStatus::kOk) {
     respond_error(400, ErrorSource::kClient, "invalid request target");
     return;
   }
   size_t index = 0;
-  const RouteConfig* route = config_->router.match(path, &index);
+  const RouteConfig* route = ex().config->router.match(path, &index);
   if (route == nullptr) {
     respond_error(404, ErrorSource::kClient, "no route matches the request path");
     return;
   }
-  route_ = &config_->routes[index];
-  upstream_ = route_->upstream;
-  target_.clear();
-  rewrite_target(*route, path, query, target_);
-  const Config& cfg = *config_->config;
-  ClientFacts facts{client_ip_, "http", request_id_};
+  ex().route = &ex().config->routes[index];
+  ex().upstream = ex().route->upstream;
+  ex().target.clear();
+  rewrite_target(*route, path, query, ex().target);
+  const Config& cfg = *ex().config->config;
+  ClientFacts facts{client_ip_, "http", ex().request_id};
   // Only an HTTP/1.0 request may lack Host; format the fallback only then.
   std::string default_host;
   if (head.host.empty()) default_host = cfg.upstreams[route->upstream_index].servers.front().to_string();
-  req_head_.clear();
-  req_framing_ =
-      build_upstream_request(head, target_, facts, cfg.request_headers, default_host, req_head_);
+  ex().req_head.clear();
+  ex().req_framing =
+      build_upstream_request(head, ex().target, facts, cfg.request_headers, default_host, ex().req_head);
   if (head.expect_continue && head.framing != net::BodyFraming::kNone) {
     // We accept the body ourselves (RFC 9110 §10.1.1) rather than forwarding Expect.
-    client_out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    ex().client_out.append("HTTP/1.1 100 Continue\r\n\r\n");
     flush_client();
   }
-  upstream_->on_request();
+  ex().upstream->on_request();
   // Request buffering: a body that fits limits.request_buffer is received and validated whole
   // before anything goes upstream, so an upstream never sees a request we then reject. A
   // larger Content-Length body streams at once; a chunked one once the buffer overflows.
   const uint64_t buffer = cfg.limits.request_buffer;
-  buffering_ = buffer != 0 && (head.framing == net::BodyFraming::kChunked ||
+  ex().buffering = buffer != 0 && (head.framing == net::BodyFraming::kChunked ||
                                (head.framing == net::BodyFraming::kContentLength &&
                                 head.content_length <= buffer));
-  if (buffering_) {
+  if (ex().buffering) {
     set_client_deadline(cfg.timeouts.client_idle);  // re-armed as body bytes arrive
     return;
   }
@@ -316,20 +310,20 @@ void ProxyConnection::start_request() {
 }
 
 void ProxyConnection::start_upstream() {
-  buffering_ = false;
-  if (phase_ == Phase::kForward && !resp_started_) pick_and_connect(nullptr);
+  ex().buffering = false;
+  if (phase_ == Phase::kForward && !ex().resp_started) pick_and_connect(nullptr);
 }
 
 void ProxyConnection::append_request_body(std::string_view body) {
   if (body.empty()) return;
-  if (parser_.head().framing == net::BodyFraming::kChunked) {
+  if (ex().parser.head().framing == net::BodyFraming::kChunked) {
     // Held until the parser has checked this chunk's trailing CRLF (see process_client_input).
-    req_chunk_.append(body);
+    ex().req_chunk.append(body);
     // Except one chunk larger than this, which goes up in pieces: holding it whole would let a
     // client pin up to max_body_bytes per connection.
-    if (req_chunk_.size() >= stream_limit()) {
-      queue_request_bytes(req_chunk_);
-      req_chunk_.clear();
+    if (ex().req_chunk.size() >= stream_limit()) {
+      queue_request_bytes(ex().req_chunk);
+      ex().req_chunk.clear();
     }
     return;
   }
@@ -338,73 +332,75 @@ void ProxyConnection::append_request_body(std::string_view body) {
 
 void ProxyConnection::queue_request_bytes(std::string_view bytes) {
   if (bytes.empty() || phase_ != Phase::kForward) return;
-  if (req_framing_ == OutFraming::kChunked) {
-    net::write_chunk_header(req_body_, bytes.size());
-    req_body_.append(bytes);
-    net::write_chunk_end(req_body_);
+  if (ex().req_framing == OutFraming::kChunked) {
+    net::write_chunk_header(ex().req_body, bytes.size());
+    ex().req_body.append(bytes);
+    net::write_chunk_end(ex().req_body);
   } else {
-    req_body_.append(bytes);
+    ex().req_body.append(bytes);
   }
-  if (buffering_ && req_body_.size() > config_->config->limits.request_buffer) {
+  if (ex().buffering && ex().req_body.size() > ex().config->config->limits.request_buffer) {
     start_upstream();  // the body outgrew the buffer: stream from here on
-  } else if (head_sent_) {
+  } else if (ex().head_sent) {
     send_upstream();
   }
 }
 
 void ProxyConnection::finish_request_body() {
-  req_done_ = true;
-  if (req_framing_ == OutFraming::kChunked) {
-    const size_t dropped = write_forwarded_trailers(parser_.trailers(), req_connection_,
-                                                    config_->config->request_headers, req_body_);
+  ex().req_done = true;
+  if (ex().req_framing == OutFraming::kChunked) {
+    const size_t dropped = write_forwarded_trailers(ex().parser.trailers(), ex().req_connection,
+                                                    ex().config->config->request_headers, ex().req_body);
     if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }
-  if (buffering_) {
+  if (ex().buffering) {
     start_upstream();  // the whole body is validated: now the request goes up
-  } else if (phase_ == Phase::kForward && head_sent_) {
+  } else if (phase_ == Phase::kForward && ex().head_sent) {
     send_upstream();
   }
   if (phase_ == Phase::kForward) {
     // Timeouts now belong to the upstream exchange.
-    set_client_deadline(config_->config->timeouts.client_idle);
+    set_client_deadline(ex().config->config->timeouts.client_idle);
   }
 }
 
 void ProxyConnection::flush_client() {
-  if (client_sending_ || client_out_.empty() || phase_ == Phase::kClosed) return;
-  client_sending_buf_.swap(client_out_);
-  client_out_.clear();
-  client_sending_ = true;
-  iovec iov{client_sending_buf_.data(), client_sending_buf_.size()};
+  if (ex().client_sending || ex().client_out.empty() || phase_ == Phase::kClosed) return;
+  ex().client_sending_buf.swap(ex().client_out);
+  ex().client_out.clear();
+  ex().client_sending = true;
+  iovec iov{ex().client_sending_buf.data(), ex().client_sending_buf.size()};
   loop_.send(sock_, &iov, 1);
 }
 
 void ProxyConnection::on_sent(ssize_t res) {
-  client_sending_ = false;
-  client_sending_buf_.clear();
+  Entered entered(*this);
+  ex().client_sending = false;
+  ex().client_sending_buf.clear();
   if (phase_ == Phase::kClosed) return;
-  if (res > 0) log_bytes_out_ += static_cast<uint64_t>(res);
+  if (res > 0) ex().log_bytes_out += static_cast<uint64_t>(res);
   if (res < 0) {
-    log_flags_ |= kFlagDownstreamClosed;
+    ex().log_flags |= kFlagDownstreamClosed;
     close();
     return;
   }
-  if (!client_out_.empty()) {
+  if (!ex().client_out.empty()) {
     flush_client();
-  } else if (upstream_paused_ && up_) {
-    upstream_paused_ = false;
-    loop_.start_recv(up_->socket());
+  } else if (ex().upstream_paused && ex().up) {
+    ex().upstream_paused = false;
+    loop_.start_recv(ex().up->socket());
   }
-  // With up_ still attached the response waits for its upstream send completion (see
+  // With ex().up still attached the response waits for its upstream send completion (see
   // finish_response), and that path completes the request.
-  if (client_out_.empty() && !client_sending_ && resp_done_ && !up_) request_complete();
+  if (ex().client_out.empty() && !ex().client_sending && ex().resp_done && !ex().up) request_complete();
 }
 
 void ProxyConnection::on_recv_end(int err) {
+  Entered entered(*this);
   client_eof_ = true;
   if (phase_ == Phase::kClosed) return;
   if (phase_ == Phase::kTunnel || err < 0) {
-    if (phase_ != Phase::kTunnel) log_flags_ |= kFlagDownstreamClosed;
+    if (phase_ != Phase::kTunnel) ex().log_flags |= kFlagDownstreamClosed;
     close();
     return;
   }
@@ -420,35 +416,36 @@ void ProxyConnection::on_recv_end(int err) {
   }
   // kForward: the client half-closed after its request; finish the response, then close.
   close_after_response_ = true;
-  if (!req_done_) {
-    log_flags_ |= kFlagDownstreamClosed;
+  if (!ex().req_done) {
+    ex().log_flags |= kFlagDownstreamClosed;
     close();
   }
 }
 
 void ProxyConnection::request_complete() {
   // The response is fully written to the client.
-  record(status_);
-  log_request(status_);
-  resp_done_ = false;
-  resp_started_ = false;
+  record(ex().status);
+  log_request(ex().status);
+  ex().resp_done = false;
+  ex().resp_started = false;
   // A parse error (400/408/413/431) has no request of its own: it must not inherit "HEAD"
   // from this one and drop its JSON body while keeping its Content-Length.
-  head_request_ = false;
-  request_id_.clear();
-  route_ = nullptr;
-  start_ns_ = 0;
-  config_.reset();
-  upstream_.reset();
-  server_.reset();
+  ex().head_request = false;
+  ex().request_id.clear();
+  ex().route = nullptr;
+  ex().start_ns = 0;
+  ex().config.reset();
+  ex().upstream.reset();
+  ex().server.reset();
   if (close_after_response_ || worker_.draining() || client_eof_) {
     close();
     return;
   }
   phase_ = Phase::kIdle;
   in_.compact();
-  if (in_.size() == 0) in_.release();  // idle: the receive buffer goes back to the worker's pool
-  trim_exchange_buffers(kStringWatermark);
+  // Idle: the receive buffer goes back to the worker's pool, and the exchange too when the
+  // outermost callback returns (maybe_return_exchange).
+  if (in_.size() == 0) in_.release();
   set_client_deadline(worker_.current()->config->timeouts.client_idle);
   if (client_paused_) {
     client_paused_ = false;
@@ -464,9 +461,9 @@ void ProxyConnection::request_complete() {
 
 void ProxyConnection::record(int status) {
   if (status == 0) return;
-  RouteRuntime& r = route_ ? *route_ : worker_.current()->no_route;
+  RouteRuntime& r = ex().route ? *ex().route : worker_.current()->no_route;
   worker_.route_code(r, status).inc(worker_.index());
-  r.duration.observe(worker_.index(), static_cast<double>(base::Clock::now_ns() - start_ns_) * 1e-9);
+  r.duration.observe(worker_.index(), static_cast<double>(base::Clock::now_ns() - ex().start_ns) * 1e-9);
 }
 
 void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason,
@@ -475,21 +472,21 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   worker_.metrics()
       .errors.with({kSource[static_cast<int>(source)], std::to_string(status)})
       .inc(worker_.index());
-  if (resp_started_) {
+  if (ex().resp_started) {
     // Part of the response already went out: the only honest signal left is closing.
     close();
     return;
   }
   drop_upstream(false);
-  log_flags_ |= error_flags(status, log_flags_);
-  if (route_ == nullptr) route_ = &worker_.current()->no_route;
-  if (start_ns_ == 0) start_ns_ = base::Clock::now_ns();
-  if (request_id_.empty()) {
+  ex().log_flags |= error_flags(status, ex().log_flags);
+  if (ex().route == nullptr) ex().route = &worker_.current()->no_route;
+  if (ex().start_ns == 0) ex().start_ns = base::Clock::now_ns();
+  if (ex().request_id.empty()) {
     char fresh[32];
     worker_.new_request_id(fresh);
-    request_id_.assign(fresh, sizeof fresh);
+    ex().request_id.assign(fresh, sizeof fresh);
   }
-  const std::string& id = request_id_;
+  const std::string& id = ex().request_id;
   // The request id may hold '"' or '\' (it is any visible ASCII) and parser reasons are
   // free text: the writer escapes both, so no request byte can break the body.
   base::JsonWriter body;
@@ -500,19 +497,19 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
       .key("request_id").value(id)
       .end_object();
   body.out() += '\n';
-  if (!req_done_ && phase_ == Phase::kForward && parser_.head().framing == net::BodyFraming::kNone) {
+  if (!ex().req_done && phase_ == Phase::kForward && ex().parser.head().framing == net::BodyFraming::kNone) {
     // A bodiless request answered at its head: take its (already consumed) end so the
     // connection stays usable for the next request.
-    net::HttpParser::Step st = parser_.parse(in_.data(), 0);
-    if (st.event == net::HttpParser::Event::kMessageEnd) req_done_ = true;
+    net::HttpParser::Step st = ex().parser.parse(in_.data(), 0);
+    if (st.event == net::HttpParser::Event::kMessageEnd) ex().req_done = true;
   }
   // Client errors that leave the stream position unknown, and any unread request body,
   // mean this connection cannot carry another request.
   if (status == 400 || status == 408 || status == 413 || status == 431 || status == 405 ||
-      status == 505 || !req_done_) {
+      status == 505 || !ex().req_done) {
     close_after_response_ = true;
   }
-  std::string& out = client_out_;
+  std::string& out = ex().client_out;
   net::write_status_line(out, status);
   net::write_header(out, "Date", net::http_date_now());
   net::write_header(out, "Content-Type", "application/json");
@@ -522,10 +519,10 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
   for (const auto& [n, v] : worker_.current()->config->response_headers.set) net::write_header(out, n, v);
   if (close_after_response_) net::write_header(out, "Connection", "close");
   net::end_head(out);
-  if (!head_request_) out += body.out();
-  status_ = status;
-  resp_started_ = true;
-  resp_done_ = true;
+  if (!ex().head_request) out += body.out();
+  ex().status = status;
+  ex().resp_started = true;
+  ex().resp_done = true;
   phase_ = Phase::kForward;
   if (close_after_response_ && !client_paused_) {
     client_paused_ = true;
@@ -537,27 +534,23 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
 void ProxyConnection::close() {
   if (phase_ == Phase::kClosed) return;
   // A request still open here was cut off (client gone, truncated response): log it now.
-  if (start_ns_ != 0) log_request(resp_started_ ? status_ : 0);
+  if (x_ && x_->start_ns != 0) log_request(x_->resp_started ? x_->status : 0);
   phase_ = Phase::kClosed;
   client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);
-  drop_upstream(false);
-  if (server_) {
-    server_.reset();
+  if (x_) {
+    drop_upstream(false);
+    x_->server.reset();
+    x_->config.reset();
+    x_->upstream.reset();
   }
-  config_.reset();
-  upstream_.reset();
-  in_.consume(in_.size());  // a pooled connection object holds no buffer
-  in_.compact();
+  in_.clear();  // a pooled connection object holds no buffer
   in_.release();
-  client_out_.clear();
-  client_sending_buf_.clear();
-  req_head_.clear();
-  req_body_.clear();
-  req_sending_.clear();
-  trim_exchange_buffers(0);
   loop_.close(sock_);
   sock_ = nullptr;
+  // Callers up the stack may still look at the exchange: it goes back when they are done
+  // (Entered), or now when there are none.
+  if (x_ && entered_ == 0) maybe_return_exchange();
   worker_.release(this);
 }
 

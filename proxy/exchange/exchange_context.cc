@@ -1,5 +1,6 @@
-// Per-worker state a proxy connection reads: request ids from a per-worker PRNG and status
-// code counters created on first use (label sets are bounded by routes x status codes).
+// Per-worker state a proxy connection reads: request ids from a per-worker PRNG, status code
+// counters created on first use (label sets are bounded by routes x status codes) and the
+// spare exchanges lent to connections while they carry a request.
 #include "proxy/exchange/exchange_context.h"
 
 #include <sys/random.h>
@@ -12,6 +13,37 @@ ExchangeContext::ExchangeContext(size_t index, net::Loop& loop, ProxyMetrics& me
     rng_[0] = 0x243f6a8885a308d3ull ^ index;
     rng_[1] = 0x13198a2e03707344ull;
   }
+}
+
+ExchangeContext::~ExchangeContext() {
+  while (spare_ != nullptr) {
+    ExchangeState* x = spare_;
+    spare_ = x->next_spare;
+    delete x;
+  }
+}
+
+ExchangeState* ExchangeContext::lease_exchange(const net::HttpLimits& limits) {
+  ++lent_;
+  if (spare_ == nullptr) return new ExchangeState(limits);
+  ExchangeState* x = spare_;
+  spare_ = x->next_spare;
+  --spares_;
+  x->next_spare = nullptr;
+  x->renew(limits);
+  return x;
+}
+
+void ExchangeContext::return_exchange(ExchangeState* x, size_t watermark) {
+  --lent_;
+  if (spares_ >= kMaxSpareExchanges) {
+    delete x;
+    return;
+  }
+  x->release(watermark);
+  x->next_spare = spare_;
+  spare_ = x;
+  ++spares_;
 }
 
 void ExchangeContext::new_request_id(char out[32]) {

@@ -10,6 +10,7 @@
 #include "metrics/families.h"
 #include "net/loop.h"
 #include "proxy/config/config.h"
+#include "proxy/exchange/exchange_state.h"
 #include "proxy/exchange/router.h"
 #include "proxy/proxy_metrics.h"
 #include "proxy/upstream/upstream_runtime.h"
@@ -41,7 +42,9 @@ struct WorkerConfig {
 class ExchangeContext {
  public:
   ExchangeContext(size_t index, net::Loop& loop, ProxyMetrics& metrics);
-  virtual ~ExchangeContext() = default;
+  virtual ~ExchangeContext();
+  ExchangeContext(const ExchangeContext&) = delete;
+  ExchangeContext& operator=(const ExchangeContext&) = delete;
 
   net::Loop& loop() { return loop_; }
   size_t index() const { return index_; }
@@ -58,6 +61,17 @@ class ExchangeContext {
   // The connection is done with its client: back to the worker's pool.
   virtual void release(ProxyConnection* c) = 0;
 
+  // Lends an exchange renewed for a request under `limits`: a spare one (keeping its strings'
+  // capacity) or a new one. The borrower gives it back with return_exchange().
+  ExchangeState* lease_exchange(const net::HttpLimits& limits);
+  // Takes an exchange back; strings past `watermark` bytes are freed. Beyond kMaxSpareExchanges
+  // it is destroyed, so a burst's memory does not stay with the worker.
+  // REQUIRES: nothing references the exchange any more.
+  void return_exchange(ExchangeState* x, size_t watermark);
+  size_t lent_exchanges() const { return lent_; }
+  size_t spare_exchanges() const { return spares_; }
+  static constexpr size_t kMaxSpareExchanges = 256;
+
  protected:
   size_t index_;
   net::Loop& loop_;
@@ -68,6 +82,9 @@ class ExchangeContext {
 
  private:
   uint64_t rng_[2];
+  ExchangeState* spare_ = nullptr;  // intrusive list through next_spare
+  size_t spares_ = 0;
+  size_t lent_ = 0;
 };
 
 }  // namespace ringway::proxy

@@ -11,6 +11,7 @@
 #include "net/lazy_deadline.h"
 #include "net/loop.h"
 #include "net/timer.h"
+#include "proxy/exchange/exchange_state.h"
 #include "proxy/exchange/header_rules.h"
 #include "proxy/upstream/upstream_connection.h"
 #include "proxy/exchange/exchange_context.h"
@@ -29,7 +30,11 @@ class ProxyConnection final : public net::SocketHandler,
   ~ProxyConnection() override;
 
   void open(int fd);
-  bool idle() const { return phase_ == Phase::kIdle && client_out_.empty() && !client_sending_; }
+  bool idle() const {
+    return phase_ == Phase::kIdle && (!x_ || (x_->client_out.empty() && !x_->client_sending));
+  }
+  // Holds an exchange (for tests and the admin page's memory view).
+  bool has_exchange() const { return x_ != nullptr; }
   // Draining: close now if idle, else after the current response.
   void drain();
 
@@ -51,6 +56,28 @@ class ProxyConnection final : public net::SocketHandler,
  private:
   enum class Phase { kIdle, kHead, kForward, kTunnel, kClosed };
 
+  // The exchange, lent on first use.
+  ExchangeState& ex() {
+    if (x_ == nullptr) lease_exchange();
+    return *x_;
+  }
+  void lease_exchange();
+  // Gives the exchange back if the connection is idle with nothing buffered (or closed).
+  void maybe_return_exchange();
+  // Marks one entry point (a callback from the loop, a timer or the queue) for its duration.
+  class Entered {
+   public:
+    explicit Entered(ProxyConnection& c) : c_(c) { ++c_.entered_; }
+    ~Entered() {
+      if (--c_.entered_ == 0 && c_.x_) c_.maybe_return_exchange();
+    }
+    Entered(const Entered&) = delete;
+    Entered& operator=(const Entered&) = delete;
+
+   private:
+    ProxyConnection& c_;
+  };
+
   // Client side (client_side.cc).
   void process_client_input();
   void start_request();
@@ -67,12 +94,11 @@ class ProxyConnection final : public net::SocketHandler,
   // retry_after_s > 0 adds Retry-After (RFC 9110 §10.2.3) for a 503 the client may repeat.
   void respond_error(int status, ErrorSource source, const char* reason, int retry_after_s = 0);
   void record(int status);
-  void trim_exchange_buffers(size_t watermark);
   // limits.stream_buffer: bytes queued towards one side (being sent + waiting) at which
   // we stop reading from the other, so a slow reader (or a slow upstream for an upload) costs
   // at most about this much per stream and direction.
   size_t stream_limit() const {
-    return (config_ ? config_->config : worker_.current()->config)->limits.stream_buffer;
+    return (x_ && x_->config ? x_->config->config : worker_.current()->config)->limits.stream_buffer;
   }
   // The access log hook (access_logging.cc): called once where a request ends (completed,
   // or cut off in close() / at shutdown). No-op when access_log is off.
@@ -98,7 +124,6 @@ class ProxyConnection final : public net::SocketHandler,
   net::Loop& loop_;
   net::Socket* sock_ = nullptr;
   Phase phase_ = Phase::kIdle;
-  net::HttpParser parser_;
   net::InputBuffer in_;
   std::string client_ip_;
   net::LazyDeadline client_deadline_;  // header, idle and drain timeouts
@@ -109,63 +134,13 @@ class ProxyConnection final : public net::SocketHandler,
   bool client_eof_ = false;
   bool close_after_response_ = false;
 
-  // Current request.
-  std::shared_ptr<WorkerConfig> config_;
-  RouteRuntime* route_ = nullptr;
-  std::shared_ptr<UpstreamRuntime> upstream_;
-  std::unique_ptr<UpstreamConnection> up_;
-  std::shared_ptr<ServerRuntime> server_;
-  std::string path_scratch_;
-  std::string target_;
-  std::string req_head_;
-  std::string req_body_;      // framed body bytes not yet handed to the upstream socket
-  std::string req_sending_;   // bytes in the upstream send in flight
-  std::string req_chunk_;     // chunk data not yet known to end in CRLF: never sent before that
-  uint64_t chunks_seen_ = 0;  // parser_.chunks_completed() already moved to req_body_
-  bool buffering_ = false;    // body (within limits.request_buffer) held until validated
-  OutFraming req_framing_ = OutFraming::kNone;
-  std::string request_id_;
-  int64_t start_ns_ = 0;
-  int64_t upstream_start_ns_ = 0;
-  int attempts_ = 0;
-  bool req_done_ = false;        // whole request parsed
-  bool head_sent_ = false;       // request head handed to the current upstream connection
-  bool body_sent_ = false;       // some body bytes left for an upstream: no retry after this
-  bool up_sending_ = false;
-  bool up_connecting_ = false;
-  bool idempotent_ = false;
-  bool head_request_ = false;
-  bool panic_ = false;
-  bool client_http10_ = false;
-  bool upgrade_request_ = false;
-  bool stale_retried_ = false;     // a dead pooled connection was already replaced once
-  bool got_response_bytes_ = false;
-  bool informational_ = false;     // the response head just parsed was a 1xx
-  bool in_flight_counted_ = false; // server_->in_flight includes this request
-
-  // Current response.
-  std::string client_out_;       // bytes queued for the client
-  std::string client_sending_buf_;
-  bool client_sending_ = false;
-  bool resp_started_ = false;    // response head queued for the client
-  bool resp_done_ = false;
-  bool upstream_paused_ = false;
-  OutFraming resp_framing_ = OutFraming::kNone;
-  int status_ = 0;
-  net::InputBuffer up_in_;
-
-  // Access log facts of the current request (reset by log_request()).
   int client_port_ = 0;
-  std::string_view log_method_;  // static storage (HttpHead::method)
-  std::string log_target_;       // copied: the head's slice does not outlive body compaction
-  uint64_t log_bytes_in_ = 0, log_bytes_out_ = 0;
-  int64_t upstream_ttfb_ns_ = 0;  // request head sent -> response head, last attempt
-  // Time spent waiting for an upstream connection slot; stays 0 until the upstream queue
-  // ("Frugal under load") sets it.
-  int64_t queue_wait_ns_ = 0;
-  uint32_t log_flags_ = 0;        // ResponseFlag bits
-  ConnectionTokens req_connection_;   // the request head's Connection tokens (chunked bodies)
-  ConnectionTokens resp_connection_;  // the response head's, likewise
+  // The exchange in progress, lent by the worker from a request's first byte until the
+  // connection is idle again (see ExchangeState); nullptr while idle.
+  ExchangeState* x_ = nullptr;
+  // Entry points (loop and queue callbacks) nested now: the exchange goes back only when the
+  // outermost returns, so no caller up the stack still holds a reference into it.
+  int entered_ = 0;
 };
 
 }  // namespace ringway::proxy
