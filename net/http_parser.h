@@ -80,6 +80,15 @@ class HttpParser {
   // Decoded body bytes of the current message so far.
   uint64_t body_bytes() const { return body_total_; }
   void reset();  // forget all state (new connection)
+  // Between two messages of a keep-alive stream (or fresh): the next bytes start a new
+  // message exactly as they would after reset() (parse() begins every call afresh then).
+  bool at_message_boundary() const { return state_ == State::kIdle; }
+  const HttpLimits& limits() const { return limits_; }
+  // The same under new limits (a reused parser after a reload); keeps the vectors' capacity.
+  void reset(const HttpLimits& limits) {
+    limits_ = limits;
+    reset();
+  }
 
  private:
   friend struct HttpParserCallbacks;

@@ -60,6 +60,7 @@ struct alignas(16) Socket {
 
 // Slab of records with a free list: no allocation per connection (or per send) after
 // warm-up, and records never move (the kernel holds pointers to them in user_data).
+// get() hands a record out as it was left: the caller initializes what it uses.
 template <class T>
 class SlabPool {
  public:
@@ -67,7 +68,6 @@ class SlabPool {
     if (free_ == nullptr) grow();
     T* s = free_;
     free_ = s->next_free;
-    *s = T{};
     return s;
   }
   void put(T* s) {
@@ -88,7 +88,11 @@ class SlabPool {
 
 class SocketPool {
  public:
-  Socket* get() { return sockets_.get(); }
+  Socket* get() {
+    Socket* s = sockets_.get();
+    *s = Socket{};
+    return s;
+  }
   void put(Socket* s) {
     if (s->op) {
       ops_.put(s->op);  // a closed socket's last op has completed by now
@@ -98,7 +102,8 @@ class SocketPool {
     s->handler = nullptr;
     sockets_.put(s);
   }
-  // The socket's op state, lent now if it has none.
+  // The socket's op state, lent now if it has none. Its fields are whatever the last send
+  // or connect left: send() and connect() set all they read.
   OpState* op(Socket* s) {
     if (!s->op) s->op = ops_.get();
     return s->op;

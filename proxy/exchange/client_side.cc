@@ -106,17 +106,18 @@ void ProxyConnection::open(int fd) {
 }
 
 void ProxyConnection::reset_request_state() {
-  ex().req_done = ex().head_sent = ex().body_sent = ex().up_sending = ex().up_connecting = false;
-  ex().resp_started = ex().resp_done = ex().panic = false;
-  ex().attempts = 0;
-  ex().status = 0;
-  ex().upstream_ttfb_ns = ex().queue_wait_ns = 0;
-  ex().req_body.clear();
-  ex().req_chunk.clear();
-  ex().chunks_seen = 0;
-  ex().buffering = false;
-  ex().client_http10 = ex().upgrade_request = ex().idempotent = false;
-  ex().stale_retried = ex().got_response_bytes = ex().informational = false;
+  ExchangeState& x = ex();
+  x.req_done = x.head_sent = x.body_sent = x.up_sending = x.up_connecting = false;
+  x.resp_started = x.resp_done = x.panic = false;
+  x.attempts = 0;
+  x.status = 0;
+  x.upstream_ttfb_ns = x.queue_wait_ns = 0;
+  x.req_body.clear();
+  x.req_chunk.clear();
+  x.chunks_seen = 0;
+  x.buffering = false;
+  x.client_http10 = x.upgrade_request = x.idempotent = false;
+  x.stale_retried = x.got_response_bytes = x.informational = false;
 }
 
 void ProxyConnection::drain() {
@@ -173,9 +174,10 @@ void ProxyConnection::on_data(const char* data, size_t len) {
 }
 
 void ProxyConnection::process_client_input() {
-  while (phase_ == Phase::kHead || (phase_ == Phase::kForward && !ex().req_done)) {
-    if (phase_ == Phase::kForward && !ex().buffering &&
-        ex().req_body.size() + ex().req_sending.size() >= stream_limit()) {
+  ExchangeState& x = ex();
+  while (phase_ == Phase::kHead || (phase_ == Phase::kForward && !x.req_done)) {
+    if (phase_ == Phase::kForward && !x.buffering &&
+        x.req_body.size() + x.req_sending.size() >= stream_limit()) {
       // The upstream is slower than the client: stop reading until it catches up.
       if (!client_paused_) {
         client_paused_ = true;
@@ -183,14 +185,14 @@ void ProxyConnection::process_client_input() {
       }
       return;
     }
-    net::HttpParser::Step st = ex().parser.parse(in_.data(), in_.size());
+    net::HttpParser::Step st = x.parser.parse(in_.data(), in_.size());
     in_.consume(st.consumed);
-    ex().log_bytes_in += st.consumed;
-    if (ex().parser.chunks_completed() != ex().chunks_seen && phase_ == Phase::kForward) {
+    x.log_bytes_in += st.consumed;
+    if (x.parser.chunks_completed() != x.chunks_seen && phase_ == Phase::kForward) {
       // The parser validated the held chunk's trailing CRLF (RFC 9112 §7.1): now it may go up.
-      ex().chunks_seen = ex().parser.chunks_completed();
-      queue_request_bytes(ex().req_chunk);
-      ex().req_chunk.clear();
+      x.chunks_seen = x.parser.chunks_completed();
+      queue_request_bytes(x.req_chunk);
+      x.req_chunk.clear();
     }
     switch (st.event) {
       case net::HttpParser::Event::kNeedMore:
@@ -199,17 +201,17 @@ void ProxyConnection::process_client_input() {
           if (in_.size() > 0) continue;
         }
         if (client_eof_) {
-          ex().log_flags |= kFlagDownstreamClosed;
+          x.log_flags |= kFlagDownstreamClosed;
           respond_error(400, ErrorSource::kClient, "client closed mid-request");
         }
         return;
       case net::HttpParser::Event::kError: {
-        int status = ex().parser.error_status();
+        int status = x.parser.error_status();
         // After any parse error the stream position is unknown: answer, then close, whatever
         // the status (505 included) and whatever the previous request on this connection left.
         close_after_response_ = true;
         if (phase_ == Phase::kHead) reset_request_state();  // a new request failed, not the last
-        respond_error(status == 0 ? 400 : status, ErrorSource::kClient, ex().parser.error_reason());
+        respond_error(status == 0 ? 400 : status, ErrorSource::kClient, x.parser.error_reason());
         return;
       }
       case net::HttpParser::Event::kHead:
@@ -224,42 +226,43 @@ void ProxyConnection::process_client_input() {
     }
   }
   // Waiting for the response with pipelined bytes piling up: pause when the buffer is full.
-  if (phase_ == Phase::kForward && ex().req_done && (in_.full() || in_.has_stash()) && !client_paused_) {
+  if (phase_ == Phase::kForward && x.req_done && (in_.full() || in_.has_stash()) && !client_paused_) {
     client_paused_ = true;
     loop_.pause_recv(sock_);
   }
 }
 
 void ProxyConnection::start_request() {
-  ex().start_ns = base::Clock::now_ns();
-  ex().config = worker_.current();
-  ex().route = &ex().config->no_route;
-  const net::HttpHead& head = ex().parser.head();
+  ExchangeState& x = ex();
+  x.start_ns = base::Clock::now_ns();
+  x.config = worker_.current();
+  x.route = &x.config->no_route;
+  const net::HttpHead& head = x.parser.head();
   reset_request_state();
   // For trailers only (they exist only in chunked bodies): the head's views die with its
   // receive buffer, which a streamed body may release before the trailers arrive.
-  if (head.framing == net::BodyFraming::kChunked) ex().req_connection.collect(head);
-  else ex().req_connection.clear();
-  ex().log_method = head.method;
-  if (worker_.access_log()) ex().log_target.assign(head.target);
-  ex().head_request = head.method_id == HTTP_HEAD;
-  ex().client_http10 = head.version_minor == 0;
-  ex().upgrade_request = head.upgrade;
+  if (head.framing == net::BodyFraming::kChunked) x.req_connection.collect(head);
+  else x.req_connection.clear();
+  x.log_method = head.method;
+  if (worker_.access_log()) x.log_target.assign(head.target);
+  x.head_request = head.method_id == HTTP_HEAD;
+  x.client_http10 = head.version_minor == 0;
+  x.upgrade_request = head.upgrade;
   // RFC 9110 §9.2.2: these methods are idempotent, so a retry cannot apply them twice.
-  ex().idempotent = head.method_id == HTTP_GET || head.method_id == HTTP_HEAD ||
+  x.idempotent = head.method_id == HTTP_GET || head.method_id == HTTP_HEAD ||
                 head.method_id == HTTP_OPTIONS || head.method_id == HTTP_PUT ||
                 head.method_id == HTTP_DELETE || head.method_id == HTTP_TRACE;
   phase_ = Phase::kForward;
   if (!head.keep_alive) close_after_response_ = true;
 
-  ex().request_id.clear();
+  x.request_id.clear();
   std::string_view incoming_id = usable_request_id(head);
   if (!incoming_id.empty()) {
-    ex().request_id.assign(incoming_id);
+    x.request_id.assign(incoming_id);
   } else {
     char id[32];
     worker_.new_request_id(id);
-    ex().request_id.assign(id, sizeof id);
+    x.request_id.assign(id, sizeof id);
   }
 
   if (head.method_id == HTTP_CONNECT) {
@@ -267,42 +270,42 @@ void ProxyConnection::start_request() {
     return;
   }
   std::string_view path, query;
-  if (net::normalize_target(head.target, ex().path_scratch, &path, &query) != net::TargetStatus::kOk) {
+  if (net::normalize_target(head.target, x.path_scratch, &path, &query) != net::TargetStatus::kOk) {
     respond_error(400, ErrorSource::kClient, "invalid request target");
     return;
   }
   size_t index = 0;
-  const RouteConfig* route = ex().config->router.match(path, &index);
+  const RouteConfig* route = x.config->router.match(path, &index);
   if (route == nullptr) {
     respond_error(404, ErrorSource::kClient, "no route matches the request path");
     return;
   }
-  ex().route = &ex().config->routes[index];
-  ex().upstream = ex().route->upstream;
-  ex().target.clear();
-  rewrite_target(*route, path, query, ex().target);
-  const Config& cfg = *ex().config->config;
-  ClientFacts facts{client_ip_, "http", ex().request_id};
+  x.route = &x.config->routes[index];
+  x.upstream = x.route->upstream;
+  x.target.clear();
+  rewrite_target(*route, path, query, x.target);
+  const Config& cfg = *x.config->config;
+  ClientFacts facts{client_ip_, "http", x.request_id};
   // Only an HTTP/1.0 request may lack Host; format the fallback only then.
   std::string default_host;
   if (head.host.empty()) default_host = cfg.upstreams[route->upstream_index].servers.front().to_string();
-  ex().req_head.clear();
-  ex().req_framing =
-      build_upstream_request(head, ex().target, facts, cfg.request_headers, default_host, ex().req_head);
+  x.req_head.clear();
+  x.req_framing =
+      build_upstream_request(head, x.target, facts, cfg.request_headers, default_host, x.req_head);
   if (head.expect_continue && head.framing != net::BodyFraming::kNone) {
     // We accept the body ourselves (RFC 9110 §10.1.1) rather than forwarding Expect.
-    ex().client_out.append("HTTP/1.1 100 Continue\r\n\r\n");
+    x.client_out.append("HTTP/1.1 100 Continue\r\n\r\n");
     flush_client();
   }
-  ex().upstream->on_request();
+  x.upstream->on_request();
   // Request buffering: a body that fits limits.request_buffer is received and validated whole
   // before anything goes upstream, so an upstream never sees a request we then reject. A
   // larger Content-Length body streams at once; a chunked one once the buffer overflows.
   const uint64_t buffer = cfg.limits.request_buffer;
-  ex().buffering = buffer != 0 && (head.framing == net::BodyFraming::kChunked ||
+  x.buffering = buffer != 0 && (head.framing == net::BodyFraming::kChunked ||
                                (head.framing == net::BodyFraming::kContentLength &&
                                 head.content_length <= buffer));
-  if (ex().buffering) {
+  if (x.buffering) {
     set_client_deadline(cfg.timeouts.client_idle);  // re-armed as body bytes arrive
     return;
   }
@@ -310,20 +313,22 @@ void ProxyConnection::start_request() {
 }
 
 void ProxyConnection::start_upstream() {
-  ex().buffering = false;
-  if (phase_ == Phase::kForward && !ex().resp_started) pick_and_connect(nullptr);
+  ExchangeState& x = ex();
+  x.buffering = false;
+  if (phase_ == Phase::kForward && !x.resp_started) pick_and_connect(nullptr);
 }
 
 void ProxyConnection::append_request_body(std::string_view body) {
+  ExchangeState& x = ex();
   if (body.empty()) return;
-  if (ex().parser.head().framing == net::BodyFraming::kChunked) {
+  if (x.parser.head().framing == net::BodyFraming::kChunked) {
     // Held until the parser has checked this chunk's trailing CRLF (see process_client_input).
-    ex().req_chunk.append(body);
+    x.req_chunk.append(body);
     // Except one chunk larger than this, which goes up in pieces: holding it whole would let a
     // client pin up to max_body_bytes per connection.
-    if (ex().req_chunk.size() >= stream_limit()) {
-      queue_request_bytes(ex().req_chunk);
-      ex().req_chunk.clear();
+    if (x.req_chunk.size() >= stream_limit()) {
+      queue_request_bytes(x.req_chunk);
+      x.req_chunk.clear();
     }
     return;
   }
@@ -331,68 +336,72 @@ void ProxyConnection::append_request_body(std::string_view body) {
 }
 
 void ProxyConnection::queue_request_bytes(std::string_view bytes) {
+  ExchangeState& x = ex();
   if (bytes.empty() || phase_ != Phase::kForward) return;
-  if (ex().req_framing == OutFraming::kChunked) {
-    net::write_chunk_header(ex().req_body, bytes.size());
-    ex().req_body.append(bytes);
-    net::write_chunk_end(ex().req_body);
+  if (x.req_framing == OutFraming::kChunked) {
+    net::write_chunk_header(x.req_body, bytes.size());
+    x.req_body.append(bytes);
+    net::write_chunk_end(x.req_body);
   } else {
-    ex().req_body.append(bytes);
+    x.req_body.append(bytes);
   }
-  if (ex().buffering && ex().req_body.size() > ex().config->config->limits.request_buffer) {
+  if (x.buffering && x.req_body.size() > x.config->config->limits.request_buffer) {
     start_upstream();  // the body outgrew the buffer: stream from here on
-  } else if (ex().head_sent) {
+  } else if (x.head_sent) {
     send_upstream();
   }
 }
 
 void ProxyConnection::finish_request_body() {
-  ex().req_done = true;
-  if (ex().req_framing == OutFraming::kChunked) {
-    const size_t dropped = write_forwarded_trailers(ex().parser.trailers(), ex().req_connection,
-                                                    ex().config->config->request_headers, ex().req_body);
+  ExchangeState& x = ex();
+  x.req_done = true;
+  if (x.req_framing == OutFraming::kChunked) {
+    const size_t dropped = write_forwarded_trailers(x.parser.trailers(), x.req_connection,
+                                                    x.config->config->request_headers, x.req_body);
     if (dropped != 0) worker_.metrics().trailer_drops.inc(worker_.index(), dropped);
   }
-  if (ex().buffering) {
+  if (x.buffering) {
     start_upstream();  // the whole body is validated: now the request goes up
-  } else if (phase_ == Phase::kForward && ex().head_sent) {
+  } else if (phase_ == Phase::kForward && x.head_sent) {
     send_upstream();
   }
   if (phase_ == Phase::kForward) {
     // Timeouts now belong to the upstream exchange.
-    set_client_deadline(ex().config->config->timeouts.client_idle);
+    set_client_deadline(x.config->config->timeouts.client_idle);
   }
 }
 
 void ProxyConnection::flush_client() {
-  if (ex().client_sending || ex().client_out.empty() || phase_ == Phase::kClosed) return;
-  ex().client_sending_buf.swap(ex().client_out);
-  ex().client_out.clear();
-  ex().client_sending = true;
-  iovec iov{ex().client_sending_buf.data(), ex().client_sending_buf.size()};
+  ExchangeState& x = ex();
+  if (x.client_sending || x.client_out.empty() || phase_ == Phase::kClosed) return;
+  x.client_sending_buf.swap(x.client_out);
+  x.client_out.clear();
+  x.client_sending = true;
+  iovec iov{x.client_sending_buf.data(), x.client_sending_buf.size()};
   loop_.send(sock_, &iov, 1);
 }
 
 void ProxyConnection::on_sent(ssize_t res) {
   Entered entered(*this);
-  ex().client_sending = false;
-  ex().client_sending_buf.clear();
+  ExchangeState& x = ex();
+  x.client_sending = false;
+  x.client_sending_buf.clear();
   if (phase_ == Phase::kClosed) return;
-  if (res > 0) ex().log_bytes_out += static_cast<uint64_t>(res);
+  if (res > 0) x.log_bytes_out += static_cast<uint64_t>(res);
   if (res < 0) {
-    ex().log_flags |= kFlagDownstreamClosed;
+    x.log_flags |= kFlagDownstreamClosed;
     close();
     return;
   }
-  if (!ex().client_out.empty()) {
+  if (!x.client_out.empty()) {
     flush_client();
-  } else if (ex().upstream_paused && ex().up) {
-    ex().upstream_paused = false;
-    loop_.start_recv(ex().up->socket());
+  } else if (x.upstream_paused && x.up) {
+    x.upstream_paused = false;
+    loop_.start_recv(x.up->socket());
   }
-  // With ex().up still attached the response waits for its upstream send completion (see
+  // With x.up still attached the response waits for its upstream send completion (see
   // finish_response), and that path completes the request.
-  if (ex().client_out.empty() && !ex().client_sending && ex().resp_done && !ex().up) request_complete();
+  if (x.client_out.empty() && !x.client_sending && x.resp_done && !x.up) request_complete();
 }
 
 void ProxyConnection::on_recv_end(int err) {
@@ -423,20 +432,21 @@ void ProxyConnection::on_recv_end(int err) {
 }
 
 void ProxyConnection::request_complete() {
+  ExchangeState& x = ex();
   // The response is fully written to the client.
-  record(ex().status);
-  log_request(ex().status);
-  ex().resp_done = false;
-  ex().resp_started = false;
+  record(x.status);
+  log_request(x.status);
+  x.resp_done = false;
+  x.resp_started = false;
   // A parse error (400/408/413/431) has no request of its own: it must not inherit "HEAD"
   // from this one and drop its JSON body while keeping its Content-Length.
-  ex().head_request = false;
-  ex().request_id.clear();
-  ex().route = nullptr;
-  ex().start_ns = 0;
-  ex().config.reset();
-  ex().upstream.reset();
-  ex().server.reset();
+  x.head_request = false;
+  x.request_id.clear();
+  x.route = nullptr;
+  x.start_ns = 0;
+  x.config.reset();
+  x.upstream.reset();
+  x.server.reset();
   if (close_after_response_ || worker_.draining() || client_eof_) {
     close();
     return;
@@ -460,10 +470,11 @@ void ProxyConnection::request_complete() {
 }
 
 void ProxyConnection::record(int status) {
+  ExchangeState& x = ex();
   if (status == 0) return;
-  RouteRuntime& r = ex().route ? *ex().route : worker_.current()->no_route;
+  RouteRuntime& r = x.route ? *x.route : worker_.current()->no_route;
   worker_.route_code(r, status).inc(worker_.index());
-  r.duration.observe(worker_.index(), static_cast<double>(base::Clock::now_ns() - ex().start_ns) * 1e-9);
+  r.duration.observe(worker_.index(), static_cast<double>(base::Clock::now_ns() - x.start_ns) * 1e-9);
 }
 
 void ProxyConnection::respond_error(int status, ErrorSource source, const char* reason,
