@@ -55,21 +55,39 @@ void ResponseWriter::respond(int status, std::string_view content_type, std::str
   if (!head_request_) out.append(body);
 }
 
+// What a connection holds only while it carries a request (see HttpServer::lease_exchange).
+struct ServerExchange {
+  explicit ServerExchange(const HttpLimits& limits) : parser(HttpParser::Mode::kRequest, limits) {}
+  HttpParser parser;
+  HttpHead head;
+  std::string head_bytes;  // head slices point here once the head is complete
+  std::string body;
+  std::string out;
+  std::string sending_buf;
+};
+
 class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
  public:
   explicit HttpServerConnection(HttpServer& server)
       : server_(server),
         loop_(server.loop_),
-        parser_(HttpParser::Mode::kRequest, server.options_.limits),
         in_(server.options_.limits.max_header_bytes + server.options_.recv_chunk),
-        deadline_([this] { on_timer(); }) {}
+        deadline_([this] {
+          Entered entered(*this);
+          on_timer();
+        }) {}
+  ~HttpServerConnection() override {
+    if (x_) server_.return_exchange(x_);
+  }
 
   void open(int fd) {
-    parser_.reset();
     in_.clear();  // drop bytes a previous (rejected) client left unread
-    out_.clear();
-    sending_buf_.clear();
-    body_.clear();
+    in_.release();
+    if (x_) {  // kept past a close with a send in flight: not this client's
+      server_.return_exchange(x_);
+      x_ = nullptr;
+    }
+    entered_ = 0;
     sending_ = closing_ = close_after_send_ = in_message_ = head_done_ = paused_ = false;
     head_started_ = false;
     sock_ = loop_.add(fd, this);
@@ -77,15 +95,19 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
     set_deadline(server_.options_.idle_timeout);
   }
 
-  bool idle() const { return !in_message_ && !sending_ && out_.empty(); }
+  bool idle() const { return !in_message_ && !sending_ && (!x_ || x_->out.empty()); }
   bool open_now() const { return sock_ != nullptr && !closing_; }
 
   // The server is going away: close at once, whatever is in flight.
-  void abort() { close(); }
+  void abort() {
+    Entered entered(*this);
+    close();
+  }
 
   // Called by the server when draining: idle connections go now, busy ones after their
   // response.
   void drain() {
+    Entered entered(*this);
     if (idle()) {
       close();
     } else if (!in_message_) {
@@ -95,6 +117,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   }
 
   void on_data(const char* data, size_t len) override {
+    Entered entered(*this);
     if (closing_) return;
     if (!in_message_) {
       in_message_ = true;
@@ -105,8 +128,9 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   }
 
   void on_recv_end(int) override {
+    Entered entered(*this);
     if (closing_) return;
-    if (sending_ || !out_.empty()) {
+    if (sending_ || (x_ && !x_->out.empty())) {
       close_after_send_ = true;  // answer what we have, then go
       return;
     }
@@ -114,13 +138,14 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   }
 
   void on_sent(ssize_t res) override {
+    Entered entered(*this);
     sending_ = false;
-    sending_buf_.clear();
+    ex().sending_buf.clear();
     if (res < 0) {
       close();
       return;
     }
-    if (!out_.empty()) {
+    if (!ex().out.empty()) {
       flush();
       return;
     }
@@ -136,6 +161,33 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   }
 
  private:
+  // The exchange, lent on first use.
+  ServerExchange& ex() {
+    if (x_ == nullptr) x_ = server_.lease_exchange();
+    return *x_;
+  }
+  // Gives the exchange back between requests (nothing received, nothing to send) and after a
+  // close whose last send is done (the kernel may read a send's buffer until it completes).
+  void maybe_return_exchange() {
+    const bool idle_now = !closing_ && !in_message_ && !sending_ && in_.empty() && x_->out.empty();
+    if (idle_now || (closing_ && !sending_)) {
+      server_.return_exchange(x_);
+      x_ = nullptr;
+    }
+  }
+  class Entered {
+   public:
+    explicit Entered(HttpServerConnection& c) : c_(c) { ++c_.entered_; }
+    ~Entered() {
+      if (--c_.entered_ == 0 && c_.x_) c_.maybe_return_exchange();
+    }
+    Entered(const Entered&) = delete;
+    Entered& operator=(const Entered&) = delete;
+
+   private:
+    HttpServerConnection& c_;
+  };
+
   void set_deadline(base::Millis after) {
     deadline_.set(loop_, after);
   }
@@ -153,7 +205,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
 
   void process() {
     while (!closing_ && !close_after_send_) {
-      if (out_.size() > kMaxPendingOutput) {
+      if (ex().out.size() > kMaxPendingOutput) {
         paused_ = true;
         loop_.pause_recv(sock_);
         break;
@@ -164,7 +216,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
         head_started_ = true;
         msg_start_ = in_.data();
       }
-      HttpParser::Step st = parser_.parse(in_.data(), in_.size());
+      HttpParser::Step st = ex().parser.parse(in_.data(), in_.size());
       in_.consume(st.consumed);
       if (st.event == HttpParser::Event::kNeedMore) {
         if (in_.has_stash() || in_.full()) {
@@ -177,18 +229,18 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
         break;
       }
       if (st.event == HttpParser::Event::kError) {
-        reject(parser_.error_status(), parser_.error_reason());
+        reject(ex().parser.error_status(), ex().parser.error_reason());
         return;
       }
       if (st.event == HttpParser::Event::kHead) {
         own_head();
         head_done_ = true;
-        body_.clear();
-        if (head_.expect_continue) out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+        ex().body.clear();
+        if (ex().head.expect_continue) ex().out.append("HTTP/1.1 100 Continue\r\n\r\n");
         continue;
       }
       if (st.event == HttpParser::Event::kBody) {
-        body_.append(st.body);
+        ex().body.append(st.body);
         continue;
       }
       // kMessageEnd
@@ -209,13 +261,13 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   }
 
   // Copies the head's bytes (message start .. end of head) into connection-owned storage and
-  // points head_ at them, so the input buffer may compact while the body arrives.
+  // points ex().head at them, so the input buffer may compact while the body arrives.
   void own_head() {
-    head_ = parser_.head();
+    ex().head = ex().parser.head();
     const char* lo = msg_start_;
     const char* hi = in_.data();
-    head_bytes_.assign(lo, static_cast<size_t>(hi - lo));
-    rebase_head(head_, lo, hi, head_bytes_.data() - lo);
+    ex().head_bytes.assign(lo, static_cast<size_t>(hi - lo));
+    rebase_head(ex().head, lo, hi, ex().head_bytes.data() - lo);
   }
 
   // The buffer filled mid-body (or bytes wait in the stash): move live bytes down. Only
@@ -230,15 +282,15 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   }
 
   void dispatch() {
-    std::string_view target = head_.target;
+    std::string_view target = ex().head.target;
     size_t q = target.find('?');
-    HttpRequest req{head_, target.substr(0, q),
-                    q == std::string_view::npos ? std::string_view() : target.substr(q + 1), body_};
+    HttpRequest req{ex().head, target.substr(0, q),
+                    q == std::string_view::npos ? std::string_view() : target.substr(q + 1), ex().body};
     ResponseWriter w;
-    w.out_ = &out_;
+    w.out_ = &ex().out;
     w.common_ = &server_.options_.response_headers;
-    w.head_request_ = head_.method == "HEAD";
-    w.close_ = !head_.keep_alive || server_.draining_;
+    w.head_request_ = ex().head.method == "HEAD";
+    w.close_ = !ex().head.keep_alive || server_.draining_;
     server_.handler_(req, w);
     if (!w.responded()) w.respond(500, "application/json", "{\"error\":\"no response\"}\n");
     if (w.close_) close_after_send_ = true;
@@ -251,7 +303,7 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
     std::string body = std::move(j.out());
     body += '\n';
     ResponseWriter w;
-    w.out_ = &out_;
+    w.out_ = &ex().out;
     w.common_ = &server_.options_.response_headers;
     w.close_ = true;
     w.respond(status, "application/json", body);
@@ -262,14 +314,14 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
 
   void flush() {
     if (sending_ || closing_) return;
-    if (out_.empty()) {
+    if (ex().out.empty()) {
       if (close_after_send_) close();
       return;
     }
-    sending_buf_.swap(out_);
-    out_.clear();
+    ex().sending_buf.swap(ex().out);
+    ex().out.clear();
     sending_ = true;
-    iovec iov{sending_buf_.data(), sending_buf_.size()};
+    iovec iov{ex().sending_buf.data(), ex().sending_buf.size()};
     loop_.send(sock_, &iov, 1);
   }
 
@@ -285,15 +337,12 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   HttpServer& server_;
   Loop& loop_;
   Socket* sock_ = nullptr;
-  HttpParser parser_;
   InputBuffer in_;
-  HttpHead head_;
-  std::string head_bytes_;         // head_ slices point here once the head is complete
   const char* msg_start_ = nullptr;  // first byte of the message being parsed
   bool head_started_ = false;
-  std::string body_;
-  std::string out_;
-  std::string sending_buf_;
+  // Lent while a request is in progress; nullptr on an idle keep-alive connection.
+  ServerExchange* x_ = nullptr;
+  int entered_ = 0;  // nested entry points; the exchange goes back when the outermost returns
   LazyDeadline deadline_;
   bool sending_ = false;
   bool closing_ = false;
@@ -337,6 +386,33 @@ void HttpServer::on_accept(int fd) {
 }
 
 void HttpServer::release(HttpServerConnection* c) { pool_.release(c); }
+
+ServerExchange* HttpServer::lease_exchange() {
+  if (spare_exchanges_.empty()) return new ServerExchange(options_.limits);
+  ServerExchange* x = spare_exchanges_.back().release();
+  spare_exchanges_.pop_back();
+  // A parser that ended a keep-alive message cleanly is as good as new; anything else
+  // (an error, a close, half a message) starts over.
+  if (!x->parser.at_message_boundary()) x->parser.reset();
+  return x;
+}
+
+void HttpServer::return_exchange(ServerExchange* x) {
+  constexpr size_t kMaxSpares = 256;        // a burst's exchanges do not stay with the server
+  constexpr size_t kStringWatermark = 4096;  // nor one huge response's buffer
+  if (spare_exchanges_.size() >= kMaxSpares) {
+    delete x;
+    return;
+  }
+  for (std::string* s : {&x->head_bytes, &x->body, &x->out, &x->sending_buf}) {
+    if (s->capacity() > kStringWatermark) {
+      std::string().swap(*s);
+    } else {
+      s->clear();
+    }
+  }
+  spare_exchanges_.emplace_back(x);
+}
 
 void HttpServer::begin_drain() {
   if (draining_) return;

@@ -58,6 +58,7 @@ using HttpHandler = std::function<void(const HttpRequest&, ResponseWriter&)>;
 using HttpErrorHook = std::function<void(int status)>;
 
 class HttpServerConnection;
+struct ServerExchange;
 
 class HttpServer : public SocketHandler {
  public:
@@ -80,6 +81,10 @@ class HttpServer : public SocketHandler {
  private:
   friend class HttpServerConnection;
   void release(HttpServerConnection* c);
+  // A request's parser, head copy, body and output, lent from the first byte of a request
+  // until its connection is idle again; spares keep their strings' capacity (bounded).
+  ServerExchange* lease_exchange();
+  void return_exchange(ServerExchange* x);
 
   Loop& loop_;
   HttpServerOptions options_;
@@ -89,6 +94,8 @@ class HttpServer : public SocketHandler {
   int port_ = 0;
   bool draining_ = false;
   uint64_t accepted_ = 0;
+  // Declared before pool_: connections give their exchange back while pool_ is destroyed.
+  std::vector<std::unique_ptr<ServerExchange>> spare_exchanges_;
   base::ObjectPool<HttpServerConnection> pool_;
 };
 

@@ -37,7 +37,8 @@ versions_line() {
 BACKEND_PORT=$BASE_PORT
 declare -A PORT=([direct]=$BASE_PORT [relay]=$((BASE_PORT + 2)) [relay-epoll]=$((BASE_PORT + 3))
                  [ringway]=$((BASE_PORT + 4)) [ringway-epoll]=$((BASE_PORT + 6)) [nginx]=$((BASE_PORT + 8))
-                 [haproxy]=$((BASE_PORT + 9)) [h2o]=$((BASE_PORT + 10)) [ringway-log]=$((BASE_PORT + 11)))
+                 [haproxy]=$((BASE_PORT + 9)) [h2o]=$((BASE_PORT + 10)) [ringway-log]=$((BASE_PORT + 11))
+                 [ringway-base]=$((BASE_PORT + 12)))
 declare -A PROXY_PID=()
 
 # Path of a response of $2 bytes through proxy $1: proxies route /service1/ to the backend and
@@ -89,13 +90,19 @@ start_proxy() {
       [[ $name == relay-epoll ]] && io=epoll
       cmd=("$BIN/ringway_relay" --listen "127.0.0.1:${PORT[$name]}" --upstream "127.0.0.1:$BACKEND_PORT"
            --io "$io" --workers "$workers") ;;
-    ringway | ringway-epoll | ringway-log)
+    ringway | ringway-epoll | ringway-log | ringway-base)
+      # ringway-base: another build of ringway ($RINGWAY_BASE), for before/after rows.
+      local bin=$BIN/ringway
+      if [[ $name == ringway-base ]]; then
+        bin=${RINGWAY_BASE:-}
+        [[ -x $bin ]] || { log "ringway-base: set RINGWAY_BASE to a ringway binary"; return 1; }
+      fi
       render "$ROOT/bench/wrk/configs/ringway.yaml.in" "$name" "$workers" "$maxconn" "${5:-}" >"$cfg"
-      if ! "$BIN/ringway" --check-config "$cfg" >"$WORK/$name.check" 2>&1; then
+      if ! "$bin" --check-config "$cfg" >"$WORK/$name.check" 2>&1; then
         log "$name: ringway rejected the config: $(cat "$WORK/$name.check")"
         return 1
       fi
-      cmd=("$BIN/ringway" --config "$cfg") ;;
+      cmd=("$bin" --config "$cfg") ;;
     nginx)
       render "$ROOT/bench/wrk/configs/nginx.conf.in" "$name" "$workers" "$maxconn" >"$cfg"
       cmd=(nginx -c "$cfg" -e "$WORK/nginx-error.log") ;;

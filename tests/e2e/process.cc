@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 
 extern char** environ;
 
@@ -391,6 +392,16 @@ RunResult run_command(const std::string& path, SpawnOptions options, base::Milli
   r.output = c.out();
   r.errors = c.log();
   return r;
+}
+
+long ChildProcess::rss_kib() const {
+  if (pid_ <= 0) return 0;
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
 }
 
 }  // namespace ringway::e2e

@@ -102,6 +102,8 @@ class ChildProcess {
 
   bool running();  // started and not yet reaped
   pid_t pid() const { return pid_; }
+  // Resident set size from /proc/PID/status (VmRSS), 0 when not running.
+  long rss_kib() const;
   const std::string& error() const { return error_; }
   std::string log() const;  // everything read from stderr so far
   std::string out() const;  // everything read from stdout so far

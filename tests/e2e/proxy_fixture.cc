@@ -144,15 +144,7 @@ double ProxyProcess::value(const std::string& text, std::string_view name, const
   return sample_value(text, name, labels).value_or(0);
 }
 
-long ProxyProcess::rss_kib() const {
-  if (!proc_) return 0;
-  std::ifstream status("/proc/" + std::to_string(proc_->pid()) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return 0;
-}
+long ProxyProcess::rss_kib() const { return proc_ ? proc_->rss_kib() : 0; }
 
 std::string backend_name(const ::testing::TestParamInfo<std::string>& info) {
   return info.param == "io_uring" ? "IoUring" : "Epoll";

@@ -15,17 +15,9 @@
 #include "tests/e2e/fake_upstream.h"
 #include "tests/e2e/loopback.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/sanitized_build.h"
 
 namespace ringway::e2e {
-
-// RSS bounds hold for uninstrumented builds only: ASan's redzones and its quarantine of freed
-// memory (and TSan's shadow) multiply what every allocation costs. Under a sanitizer the
-// memory tests still run and print what they measured, but do not assert the bound.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool kSanitizedBuild = true;
-#else
-inline constexpr bool kSanitizedBuild = false;
-#endif
 
 // Generous bounds for sanitizer builds; every wait returns as soon as its condition holds.
 inline constexpr base::Millis kStartTimeout = 10000;

@@ -1,7 +1,10 @@
 // End-to-end tests of service1 and service2: the real binaries on ephemeral loopback ports, on
 // both I/O backends, asserted on exact bytes, connection behaviour, exit codes and metric values.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +18,7 @@
 #include "tests/e2e/exposition.h"
 #include "tests/e2e/loopback.h"
 #include "tests/e2e/process.h"
+#include "tests/e2e/sanitized_build.h"
 
 namespace ringway::e2e {
 namespace {
@@ -472,6 +476,69 @@ TEST_P(ServicesE2E, OpenMetricsWhenAsked) {
   std::vector<Sample> samples;
   std::string error;
   EXPECT_TRUE(parse_exposition(r.body, &samples, &error)) << error;
+}
+
+// Like ringway's, the services' connections hold nothing between requests but their own
+// small record: parser, head copy and output are lent while a request is in progress.
+TEST_P(ServicesE2E, IdleKeepAliveConnectionsCostUnderOneKiBEach) {
+  if (service() != "service1") GTEST_SKIP() << "one service is enough: they share the server";
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;  // the service, restarted below, inherits it
+  setrlimit(RLIMIT_NOFILE, &rl);
+  constexpr int kClients = 5000;  // the services' max_connections is 10,000
+  ASSERT_GE(rl.rlim_cur, static_cast<rlim_t>(2 * kClients + 1000)) << "hard RLIMIT_NOFILE too low";
+  ASSERT_NO_FATAL_FAILURE(start_service(1));
+  const std::string req = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port_));
+  auto ask = [&](int fd) {  // one request, then its whole response (Content-Length framed)
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+      return false;
+    }
+    std::string in;
+    char buf[1024];
+    const size_t body = pong_body(service()).size();
+    while (true) {
+      const size_t end = in.find("\r\n\r\n");
+      if (end != std::string::npos && in.size() >= end + 4 + body) return in.rfind("HTTP/1.1 200", 0) == 0;
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      in.append(buf, static_cast<size_t>(n));
+    }
+  };
+  {  // Warm-up: the server's pools exist before the baseline.
+    RawConnection warm;
+    ASSERT_TRUE(warm.connect(port_));
+    ASSERT_TRUE(warm.send(req));
+    ASSERT_TRUE(warm.read_response(kIoTimeout)) << warm.error();
+  }
+  usleep(100000);
+  const long rss_before = proc_->rss_kib();
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "client " << i;
+    fds.push_back(fd);
+    ASSERT_TRUE(ask(fd)) << "client " << i;
+  }
+  usleep(300000);
+  const long rss_idle = proc_->rss_kib();
+  const double per_conn = static_cast<double>(rss_idle - rss_before) / kClients;
+  std::printf("[ memory ] %s %s: %d idle connections, RSS %ld -> %ld KiB, %.2f KiB per connection\n",
+              service().c_str(), GetParam().io.c_str(), kClients, rss_before, rss_idle, per_conn);
+  if (!kSanitizedBuild) {
+    EXPECT_LE(per_conn, 1.0);
+  }
+  int answered = 0;
+  for (int fd : fds) answered += ask(fd) ? 1 : 0;  // every one still usable
+  EXPECT_EQ(answered, kClients);
+  for (int fd : fds) ::close(fd);
 }
 
 INSTANTIATE_TEST_SUITE_P(Services, ServicesE2E,
