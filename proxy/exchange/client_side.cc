@@ -74,8 +74,9 @@ void ProxyConnection::maybe_return_exchange() {
   const bool idle_now = phase_ == Phase::kIdle && in_.empty() && x_->client_out.empty() &&
                         !x_->client_sending && !x_->up && x_->start_ns == 0;
   // A send cut off by the close may still be read by the kernel until its cancel is
-  // processed: such an exchange stays with this object until its next open().
-  const bool closed_quiet = phase_ == Phase::kClosed && !x_->client_sending && !x_->up_sending;
+  // processed: such an exchange stays with this object, not lent to another connection,
+  // until the object is opened again for a new client.
+  const bool closed_quiet = phase_ == Phase::kClosed && !x_->client_sending && !sending_at_close_;
   if (closed_quiet || idle_now) {
     worker_.return_exchange(x_, kStringWatermark);
     x_ = nullptr;
@@ -98,6 +99,7 @@ void ProxyConnection::open(int fd) {
   }
   phase_ = Phase::kIdle;
   entered_ = 0;
+  sending_at_close_ = false;
   client_paused_ = client_eof_ = close_after_response_ = false;
   client_ip_ = net::peer_ip(fd, &client_port_);
   sock_ = loop_.add(fd, this);
@@ -164,7 +166,13 @@ void ProxyConnection::on_data(const char* data, size_t len) {
   }
   if (phase_ == Phase::kIdle) {
     phase_ = Phase::kHead;
-    set_client_deadline(worker_.current()->config->timeouts.client_header);
+    const Config& cfg = *worker_.current()->config;
+    // The exchange's parser takes today's limits, so the receive buffer must too (a reload
+    // since open() may have raised max_header_bytes): else an allowed head could not fit.
+    if (!x_ && in_.empty() && in_.capacity() != cfg.limits.max_header_bytes + kRecvChunk) {
+      in_.reset_capacity(cfg.limits.max_header_bytes + kRecvChunk);
+    }
+    set_client_deadline(cfg.timeouts.client_header);
   }
   if (phase_ == Phase::kForward && ex().buffering) {
     set_client_deadline(worker_.current()->config->timeouts.client_idle);
@@ -550,6 +558,9 @@ void ProxyConnection::close() {
   client_deadline_.cancel(loop_);
   loop_.cancel_timer(&upstream_timer_);
   if (x_) {
+    // drop_upstream() forgets the upstream send; its buffer may still be read until the
+    // cancel is processed, so the exchange must not go back to the spares yet.
+    sending_at_close_ = x_->up_sending;
     drop_upstream(false);
     x_->server.reset();
     x_->config.reset();

@@ -141,6 +141,7 @@ class ProxyConnection final : public net::SocketHandler,
   // Entry points (loop and queue callbacks) nested now: the exchange goes back only when the
   // outermost returns, so no caller up the stack still holds a reference into it.
   int entered_ = 0;
+  bool sending_at_close_ = false;  // an upstream send was in flight when close() dropped it
 };
 
 }  // namespace ringway::proxy

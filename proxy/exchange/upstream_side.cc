@@ -449,13 +449,15 @@ void ProxyConnection::set_upstream_deadline(base::Millis after) {
 
 void ProxyConnection::on_upstream_timer() {
   Entered entered(*this);
-  ExchangeState& x = ex();
-  if (phase_ == Phase::kClosed || !upstream_deadline_active_) return;
+  // The timer is lazy (a finished exchange does not cancel it): an idle connection must not
+  // lease an exchange just to find nothing due.
+  if (phase_ == Phase::kClosed || !upstream_deadline_active_ || !x_) return;
   if (loop_.now() < upstream_deadline_) {
     loop_.add_timer(&upstream_timer_, upstream_deadline_ - loop_.now());
     return;
   }
   upstream_deadline_active_ = false;
+  ExchangeState& x = *x_;
   if (x.up_connecting) {
     upstream_failed("connect timeout after " +
                         std::to_string(x.config->config->timeouts.upstream_connect) + " ms",

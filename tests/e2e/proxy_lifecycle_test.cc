@@ -22,6 +22,40 @@ double reloads(const std::string& text, const std::string& result) {
   return ProxyProcess::value(text, "ringway_config_reloads_total", {{"result", result}});
 }
 
+TEST_P(ProxyLifecycle, RaisedHeaderLimitAppliesToAConnectionOpenedBefore) {
+  FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
+  ProxyConfig one = tagged_config(up.address(), "one");
+  one.limits = "max_header_bytes: 16384";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(one));
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  ASSERT_TRUE(conn.send("GET /up/a HTTP/1.1\r\nHost: h\r\n\r\n"));
+  ASSERT_TRUE(conn.read_response(kIoTimeout)) << conn.error();
+  const double before = reloads(scrape(), "success");
+  ProxyConfig two = tagged_config(up.address(), "two");
+  two.limits = "max_header_bytes: 65536";
+  ASSERT_TRUE(proxy_.write_config(two.to_yaml()));
+  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
+  expect_delta("ringway_config_reloads_total", {{"result", "success"}}, before, 1);
+  // Small requests on the same connection until the worker has switched generations.
+  std::string generation;
+  const base::TimePoint deadline = base::Clock::now() + kIoTimeout;
+  while (generation != "two" && base::Clock::now() < deadline) {
+    ASSERT_TRUE(conn.send("GET /up/b HTTP/1.1\r\nHost: h\r\n\r\n")) << conn.error();
+    auto r = conn.read_response(kIoTimeout);
+    ASSERT_TRUE(r) << conn.error();
+    generation = r->header("X-Generation");
+  }
+  ASSERT_EQ(generation, "two");
+  // Then a 40 KiB head on it: over the old limit, within the new one. The connection's
+  // receive buffer follows the limits its next request is parsed under.
+  ASSERT_TRUE(conn.send("GET /up/c HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(40000, 'b') +
+                        "\r\n\r\n"));
+  auto big = conn.read_response(kIoTimeout);
+  ASSERT_TRUE(big) << conn.error();
+  EXPECT_EQ(big->status, 200);
+}
+
 TEST_P(ProxyLifecycle, ReloadWithAnInvalidConfigKeepsServingTheOldOne) {
   FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
   ASSERT_NO_FATAL_FAILURE(start_proxy(tagged_config(up.address(), "one")));
