@@ -29,7 +29,7 @@ Usage: bench/run.sh [--quick] [options]
   --sizes "LIST"       response body bytes (default: 100 4096 65536 1048576)
   --workers "LIST"     proxy workers/threads/processes (default: 1 2)
   --modes "LIST"       pinned (proxy alone on PROXY_CPUS) and/or unpinned (default: both)
-  --parts "LIST"       of: matrix openloop memory accesslog micro (default: all)
+  --parts "LIST"       of: matrix openloop memory accesslog burst micro (default: all)
   --out DIR            results directory (default: bench/results/run-YYYYMMDD-HHMM)
   --build DIR          build directory (default: build, or build-release if build is not Release)
   --no-setup           do not run deploy/setup.sh --bench (it needs root)
@@ -49,7 +49,7 @@ CONNS_LIST="1 16 64 256 1024"
 SIZES="100 4096 65536 1048576"
 WORKERS_LIST="1 2"
 MODES="pinned unpinned"
-PARTS="matrix openloop memory accesslog micro"
+PARTS="matrix openloop memory accesslog burst micro"
 OUT="" BUILD=""
 COMMAND_LINE="bench/run.sh${*:+ $*}"
 declare -A SET=()
@@ -172,6 +172,7 @@ has_part matrix && run_matrix
 has_part openloop && run_openloop
 has_part memory && run_memory
 has_part accesslog && run_accesslog
+has_part burst && run_burst
 if has_part micro; then
   log "micro-benchmarks under callgrind (instructions per operation)"
   FILTER=${MICRO_FILTER:-.} bash "$ROOT/bench/micro/callgrind.sh" "$BIN/ringway_micro_bench" "$OUT/micro.tsv" ||

@@ -227,6 +227,24 @@ def memory_table(rows, lines):
     lines.append("")
 
 
+def burst_table(rows, lines):
+    if not rows:
+        return
+    lines.append("### Burst")
+    lines.append("")
+    lines.append("2,000 clients at once, one GET each, through the proxy to a thread-per-connection "
+                 "upstream (listen backlog 128, 20 ms per request); `limit` is the proxy's own cap "
+                 "on connections to that server (ringway queues, HAProxy queues, nginx OSS refuses "
+                 "past it, h2o has none). The peak is counted by the upstream at each accept.")
+    lines.append("")
+    lines.append("| proxy | limit | answered | failed | seconds | upstream peak | upstream accepts |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        lines.append(f"| {r['proxy']} | {r['limit']} | {r['answered']} | {r['failed']} | "
+                     f"{r['seconds']} | {r['upstream_peak']} | {r['upstream_accepted']} |")
+    lines.append("")
+
+
 def accesslog_table(rows, lines):
     lines.append("### Access-log cost")
     lines.append("")
@@ -302,6 +320,7 @@ def main():
         full_tables(med, groups, lines)
     openloop_table(read_tsv(os.path.join(out_dir, "openloop.tsv")), lines)
     memory_table(read_tsv(os.path.join(out_dir, "memory.tsv")), lines)
+    burst_table(read_tsv(os.path.join(out_dir, "burst.tsv")), lines)
     accesslog_table(read_tsv(os.path.join(out_dir, "accesslog.tsv")), lines)
     micro_table(read_tsv(os.path.join(out_dir, "micro.tsv")), lines)
     with open(os.path.join(out_dir, "report.md"), "w") as f:

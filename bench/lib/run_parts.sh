@@ -56,7 +56,22 @@ render() {
   [[ $2 == *epoll* ]] && io=epoll
   sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#${PORT[$2]}#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
       -e "s#@ADMIN_PORT@#$admin#g" -e "s#@IO@#$io#g" -e "s#@USER@#$(id -un)#g" \
-      -e "s#@WORKERS@#$3#g" -e "s#@MAXCONN@#$4#g" -e "s#@ACCESS_LOG@#${5:-}#g" "$1"
+      -e "s#@WORKERS@#$3#g" -e "s#@MAXCONN@#$4#g" -e "s#@ACCESS_LOG@#${5:-}#g" "$1" |
+    limit_upstream "$1"
+}
+
+# With UPSTREAM_LIMIT=N (the burst row), each proxy's own cap on connections to the backend
+# server: ringway max_connections + queue, nginx max_conns (no queue in nginx OSS), HAProxy
+# maxconn (queues); h2o 2.2 has none, its config passes unchanged.
+limit_upstream() {
+  local n=${UPSTREAM_LIMIT:-}
+  if [[ -z $n ]]; then cat; return; fi
+  case $1 in
+    *ringway.yaml.in) sed -e "/servers: \[\"127.0.0.1:/a\\    max_connections: $n\n    queue: { size: 4000, timeout: 20s }" ;;
+    *nginx.conf.in) sed -e "s#^\( *server 127.0.0.1:[0-9]*\);#\1 max_conns=$n;#" ;;
+    *haproxy.cfg.in) sed -e "s#^\(  server s1 127.0.0.1:[0-9]*\)\$#\1 maxconn $n#" ;;
+    *) cat ;;
+  esac
 }
 
 BACKEND_PID=
@@ -473,4 +488,45 @@ run_accesslog() {
     done
   done
   [[ -s $WORK/access.log ]] && log "access log: $(wc -l <"$WORK/access.log") lines written"
+}
+
+# Burst row: 2,000 clients at once (one GET each, Connection: close) through each proxy to a
+# thread-per-connection upstream (listen backlog 128, 20 ms per request), with the proxy's
+# per-server connection cap at 64 where it has one. Reports answered/failed and the upstream's
+# peak of open connections.
+run_burst() {
+  local mode=${MODES%% *} pcpus lcpus name tsv=$OUT/burst.tsv
+  read -r pcpus lcpus <<<"$(mode_cpus "$mode")"
+  printf 'proxy\tclients\tlimit\tanswered\tfailed\tseconds\tupstream_peak\tupstream_accepted\n' >"$tsv"
+  [[ -n $BACKEND_PID ]] && stop_pid "$BACKEND_PID"
+  BACKEND_PID=
+  local names=()
+  for name in $PROXIES; do [[ $name == direct || $name == relay* ]] || names+=("$name"); done
+  TOTAL=${#names[@]} DONE=0 PART_START=$SECONDS LATER_SECS=0
+  for name in "${names[@]}"; do
+    local stats=$WORK/burst-stats limit=64
+    [[ $name == h2o ]] && limit=none
+    rm -f "$stats"
+    python3 "$ROOT/bench/tools/burst.py" upstream --port "$BACKEND_PORT" --backlog 128 \
+      --service-ms 20 --stats-file "$stats" --timeout 300 >"$WORK/burst-upstream.log" 2>&1 &
+    local up=$!
+    sleep 0.5
+    if ! UPSTREAM_LIMIT=64 start_proxy "$name" "$pcpus" 1 4096; then
+      stop_pid "$up"
+      progress "burst $name: no result"
+      continue
+    fi
+    local result
+    # shellcheck disable=SC2046
+    result=$($(on_cpus "$lcpus") python3 "$ROOT/bench/tools/burst.py" client --port "${PORT[$name]}" \
+      --conns 2000 --timeout 60)
+    local peak=- accepted=-
+    [[ -s $stats ]] && read -r peak accepted <"$stats"
+    read -r ok failed secs <<<"$result"
+    printf '%s\t2000\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$limit" "$ok" "$failed" "$secs" "$peak" \
+      "$accepted" >>"$tsv"
+    stop_proxies
+    stop_pid "$up"
+    progress "burst $name: $ok answered, $failed failed in ${secs}s, upstream peak $peak (limit $limit)"
+  done
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the benchmark harness's parts without running a benchmark: bench_lib.sh's parsing and
-# CPU helpers, the sized backend's bodies, conn_hold.py, callgrind.sh and report.py.
+# CPU helpers, the sized backend's bodies, conn_hold.py, burst.py, callgrind.sh and report.py.
 #
 # Usage: tests/bench/bench_harness_test.sh BIN_DIR     (exit 77 = skipped: a tool is missing)
 set -euo pipefail
@@ -114,6 +114,26 @@ expect "report CPU ratio to the floor" 1 "$(grep -c '^| 64 | 100 B | 2000 | 1.00
 if command -v gnuplot >/dev/null; then
   expect "plot written" yes "$([[ -s $WORK/out/rps-pinned-w1.png ]] && echo yes || echo no)"
 fi
+
+# --- burst.py ----------------------------------------------------------------------------
+BURST_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 "$ROOT/bench/tools/burst.py" upstream --port "$BURST_PORT" --service-ms 0 \
+  --stats-file "$WORK/burst-stats" --timeout 30 &
+BURST_PID=$!
+for _ in $(seq 50); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $BURST_PORT), 0.2)" 2>/dev/null && break
+  sleep 0.1
+done
+expect "burst client answered and failed" "40 0" \
+  "$(python3 "$ROOT/bench/tools/burst.py" client --port "$BURST_PORT" --path /x --conns 40 --timeout 20 | cut -d' ' -f1-2)"
+read -r burst_peak _ <"$WORK/burst-stats"
+expect "burst upstream counted a peak" yes "$( ((burst_peak >= 1 && burst_peak <= 41)) && echo yes || echo no)"
+kill "$BURST_PID" 2>/dev/null || true
+wait "$BURST_PID" 2>/dev/null || true
+printf 'proxy\tclients\tlimit\tanswered\tfailed\tseconds\tupstream_peak\tupstream_accepted\n' >"$WORK/out/burst.tsv"
+printf 'ringway\t2000\t64\t2000\t0\t1.20\t64\t90\n' >>"$WORK/out/burst.tsv"
+python3 "$ROOT/bench/lib/report.py" "$WORK/out" >/dev/null
+expect "report burst row" 1 "$(grep -c '^| ringway | 64 | 2000 | 0 | 1.20 | 64 | 90 |' "$WORK/out/report.md")"
 
 ((FAILS == 0)) || { echo "$FAILS check(s) failed"; exit 1; }
 echo "all bench harness checks passed"
