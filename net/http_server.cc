@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "base/callback_scope.h"
 #include "base/json_writer.h"
 #include "net/http_date.h"
 #include "net/http_writer.h"
@@ -175,18 +176,9 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
       x_ = nullptr;
     }
   }
-  class Entered {
-   public:
-    explicit Entered(HttpServerConnection& c) : c_(c) { ++c_.entered_; }
-    ~Entered() {
-      if (--c_.entered_ == 0 && c_.x_) c_.maybe_return_exchange();
-    }
-    Entered(const Entered&) = delete;
-    Entered& operator=(const Entered&) = delete;
-
-   private:
-    HttpServerConnection& c_;
-  };
+  void on_outermost_return() {
+    if (x_) maybe_return_exchange();
+  }
 
   void set_deadline(base::Millis after) {
     deadline_.set(loop_, after);
@@ -350,6 +342,10 @@ class HttpServerConnection final : public SocketHandler, public base::PoolSlot {
   bool in_message_ = false;
   bool head_done_ = false;
   bool paused_ = false;
+
+  // The first line of every entry point.
+  using Entered = base::CallbackScope<HttpServerConnection, &HttpServerConnection::entered_,
+                                      &HttpServerConnection::on_outermost_return>;
 };
 
 HttpServer::HttpServer(Loop& loop, HttpServerOptions options, HttpHandler handler)

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "base/callback_scope.h"
 #include "base/object_pool.h"
 #include "net/http_parser.h"
 #include "net/input_buffer.h"
@@ -64,19 +65,10 @@ class ProxyConnection final : public net::SocketHandler,
   void lease_exchange();
   // Gives the exchange back if the connection is idle with nothing buffered (or closed).
   void maybe_return_exchange();
-  // Marks one entry point (a callback from the loop, a timer or the queue) for its duration.
-  class Entered {
-   public:
-    explicit Entered(ProxyConnection& c) : c_(c) { ++c_.entered_; }
-    ~Entered() {
-      if (--c_.entered_ == 0 && c_.x_) c_.maybe_return_exchange();
-    }
-    Entered(const Entered&) = delete;
-    Entered& operator=(const Entered&) = delete;
-
-   private:
-    ProxyConnection& c_;
-  };
+  // When the outermost entry point (a callback from the loop, a timer or the queue) returns.
+  void on_outermost_return() {
+    if (x_) maybe_return_exchange();
+  }
 
   // Client side (client_side.cc).
   void process_client_input();
@@ -142,6 +134,10 @@ class ProxyConnection final : public net::SocketHandler,
   // outermost returns, so no caller up the stack still holds a reference into it.
   int entered_ = 0;
   bool sending_at_close_ = false;  // an upstream send was in flight when close() dropped it
+
+  // The first line of every entry point.
+  using Entered = base::CallbackScope<ProxyConnection, &ProxyConnection::entered_,
+                                      &ProxyConnection::on_outermost_return>;
 };
 
 }  // namespace ringway::proxy
