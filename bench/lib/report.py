@@ -189,6 +189,15 @@ def plots(out_dir, med, groups):
     return made
 
 
+def rows_table(lines, rows, columns):
+    """Appends TSV rows as a Markdown table; columns are (heading, key, numeric)."""
+    lines.append("| " + " | ".join(h for h, _, _ in columns) + " |")
+    lines.append("|" + "|".join("---:" if numeric else "---" for _, _, numeric in columns) + "|")
+    for r in rows:
+        lines.append("| " + " | ".join(str(r[k]) for _, k, _ in columns) + " |")
+    lines.append("")
+
+
 def openloop_table(rows, lines):
     if not rows:
         return
@@ -199,14 +208,12 @@ def openloop_table(rows, lines):
                  f"{size_label(r0['size'])} responses; the rate is a share of nginx's measured "
                  "closed-loop peak in the same cell.")
     lines.append("")
-    lines.append("| proxy | % of nginx peak | target req/s | achieved req/s | p50 ms | p99 ms | "
-                 "p99.9 ms | max ms | errors | CPU µs/req |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        lines.append(f"| {r['proxy']} | {r['pct_of_nginx_peak']} | {r['target_rps']} | "
-                     f"{r['achieved_rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['p999_ms']} | "
-                     f"{r['max_ms']} | {r['errors']} | {r['cpu_us_req']} |")
-    lines.append("")
+    rows_table(lines, rows, [("proxy", "proxy", False), ("% of nginx peak", "pct_of_nginx_peak", True),
+                             ("target req/s", "target_rps", True),
+                             ("achieved req/s", "achieved_rps", True), ("p50 ms", "p50_ms", True),
+                             ("p99 ms", "p99_ms", True), ("p99.9 ms", "p999_ms", True),
+                             ("max ms", "max_ms", True), ("errors", "errors", True),
+                             ("CPU µs/req", "cpu_us_req", True)])
 
 
 def memory_table(rows, lines):
@@ -219,12 +226,10 @@ def memory_table(rows, lines):
                  "streams of a 4 MiB response read at ~10 KiB/s by clients with a 4 KiB receive "
                  "buffer.")
     lines.append("")
-    lines.append("| proxy | row | clients | RSS before KiB | RSS held KiB | bytes per client |")
-    lines.append("|---|---|---:|---:|---:|---:|")
-    for r in rows:
-        lines.append(f"| {r['proxy']} | {r['row']} | {r['clients']} | {r['base_kib']} | "
-                     f"{r['loaded_kib']} | {r['bytes_per_client']} |")
-    lines.append("")
+    rows_table(lines, rows, [("proxy", "proxy", False), ("row", "row", False),
+                             ("clients", "clients", True), ("RSS before KiB", "base_kib", True),
+                             ("RSS held KiB", "loaded_kib", True),
+                             ("bytes per client", "bytes_per_client", True)])
 
 
 def burst_table(rows, lines):
@@ -237,12 +242,10 @@ def burst_table(rows, lines):
                  "on connections to that server (ringway queues, HAProxy queues, nginx OSS refuses "
                  "past it, h2o has none). The peak is counted by the upstream at each accept.")
     lines.append("")
-    lines.append("| proxy | limit | answered | failed | seconds | upstream peak | upstream accepts |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        lines.append(f"| {r['proxy']} | {r['limit']} | {r['answered']} | {r['failed']} | "
-                     f"{r['seconds']} | {r['upstream_peak']} | {r['upstream_accepted']} |")
-    lines.append("")
+    rows_table(lines, rows, [("proxy", "proxy", False), ("limit", "limit", True),
+                             ("answered", "answered", True), ("failed", "failed", True),
+                             ("seconds", "seconds", True), ("upstream peak", "upstream_peak", True),
+                             ("upstream accepts", "upstream_accepted", True)])
 
 
 def accesslog_table(rows, lines):
