@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "base/version.h"
+
 namespace ringway::proxy {
 
 ViewMap collect_server_views(AdminSource& proxy) {
@@ -29,6 +31,15 @@ ViewMap collect_server_views(AdminSource& proxy) {
     if (v.ewma_samples > 0) v.ewma_ms /= v.ewma_samples;
   }
   return views;
+}
+
+nlohmann::ordered_json process_facts(AdminSource& proxy) {
+  return {{"version", base::kVersion},
+          {"io", proxy.io_backend()},
+          {"io_fallback_reason", proxy.io_fallback_reason()},
+          {"workers", proxy.workers()},
+          {"ready", proxy.ready()},
+          {"draining", proxy.draining()}};
 }
 
 }  // namespace ringway::proxy

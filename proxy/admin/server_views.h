@@ -1,11 +1,13 @@
 // Per-server live numbers summed over every worker, as /status, /explain, /stats and the
-// pages show them: one aggregation for all of them.
+// pages show them: one aggregation for all of them (and the process facts they share).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "proxy/admin/admin_source.h"
 
@@ -31,5 +33,9 @@ using ViewMap = std::map<std::pair<std::string, std::string>, ServerView>;
 // Returns: every worker's ServerStatus summed per (upstream, server); ewma_ms is the mean over
 // the workers that have a sample, limit and ejected_for_ms the largest, warmth the smallest.
 ViewMap collect_server_views(AdminSource& proxy);
+
+// The process facts /status and /stats both open with, in this order: version, io,
+// io_fallback_reason, workers, ready, draining.
+nlohmann::ordered_json process_facts(AdminSource& proxy);
 
 }  // namespace ringway::proxy

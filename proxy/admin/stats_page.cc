@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
-#include "base/version.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/admin/admin_source.h"
 #include "proxy/admin/live_stats.h"
@@ -19,15 +18,10 @@ std::string render_stats_json(AdminSource& proxy, const LiveStats& stats, int64_
   std::shared_ptr<const Config> cfg = proxy.config();
   HealthSnapshotPtr health = proxy.health();
   const int64_t now = base::Clock::unix_ms();
-  Json j{{"version", base::kVersion},
-         {"io", proxy.io_backend()},
-         {"io_fallback_reason", proxy.io_fallback_reason()},
-         {"workers", proxy.workers()},
-         {"ready", proxy.ready()},
-         {"draining", proxy.draining()},
-         {"now_unix_ms", now},
-         {"uptime_s", (now - started_unix_ms) / 1000},
-         {"last_reload", stats.last_reload_json()}};
+  Json j = process_facts(proxy);
+  j["now_unix_ms"] = now;
+  j["uptime_s"] = (now - started_unix_ms) / 1000;
+  j["last_reload"] = stats.last_reload_json();
   const ClientConnections conns = proxy.client_connections();
   j["connections"] = Json{{"active", conns.active}, {"idle", conns.idle}};
 

@@ -88,13 +88,8 @@ std::string render_status_json(AdminSource& proxy) {
   std::shared_ptr<const Config> cfg = proxy.config();
   HealthSnapshotPtr health = proxy.health();
   ViewMap views = collect_server_views(proxy);
-  Json j{{"version", base::kVersion},
-         {"io", proxy.io_backend()},
-         {"io_fallback_reason", proxy.io_fallback_reason()},
-         {"workers", proxy.workers()},
-         {"ready", proxy.ready()},
-         {"draining", proxy.draining()},
-         {"config", cfg->source}};
+  Json j = process_facts(proxy);
+  j["config"] = cfg->source;
   Json routes = Json::array();
   for (const RouteConfig& r : cfg->routes) {
     routes.push_back({{"prefix", r.prefix}, {"upstream", r.upstream}, {"strip_prefix", r.strip_prefix}});
