@@ -135,5 +135,10 @@ printf 'ringway\t2000\t64\t2000\t0\t1.20\t64\t90\n' >>"$WORK/out/burst.tsv"
 python3 "$ROOT/bench/lib/report.py" "$WORK/out" >/dev/null
 expect "report burst row" 1 "$(grep -c '^| ringway | 64 | 2000 | 0 | 1.20 | 64 | 90 |' "$WORK/out/report.md")"
 
+# --- run.sh ------------------------------------------------------------------------------
+# Its usage text is a heredoc under `set -u`: a stray $NAME in it would abort --help.
+expect "run.sh --help exits 0 and names every option" "0 yes" \
+  "$(out=$(bash "$ROOT/bench/run.sh" --help 2>&1); rc=$?; [[ $out == *--no-build* && $out == *RINGWAY_BASE* ]] && echo "$rc yes" || echo "$rc no")"
+
 ((FAILS == 0)) || { echo "$FAILS check(s) failed"; exit 1; }
 echo "all bench harness checks passed"
