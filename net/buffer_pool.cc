@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace ringway::net {
@@ -10,12 +11,22 @@ namespace {
 
 struct SizeClass {
   size_t size = 0;
+  size_t leased = 0;  // taken and not given back yet
+  size_t peak = 0;    // most leased at once since the last trim()
   std::vector<char*> idle;
+  void unmap_beyond(size_t keep, long* mapped) {
+    while (idle.size() > keep) {
+      munmap(idle.back(), size);
+      idle.pop_back();
+      --*mapped;
+    }
+  }
 };
 
 struct ThreadPool {
   std::vector<SizeClass> classes;  // a handful of sizes: a linear scan is fastest
   long mapped = 0;
+  bool trim_wanted = false;  // some class holds more than kIdleFloor idle blocks
   ~ThreadPool() {
     for (SizeClass& c : classes) {
       for (char* b : c.idle) munmap(b, c.size);
@@ -25,7 +36,7 @@ struct ThreadPool {
     for (SizeClass& c : classes) {
       if (c.size == size) return c;
     }
-    classes.push_back(SizeClass{size, {}});
+    classes.push_back(SizeClass{size, 0, 0, {}});
     return classes.back();
   }
 };
@@ -36,13 +47,17 @@ thread_local ThreadPool t_pool;
 
 char* BufferPool::take(size_t size) {
   SizeClass& c = t_pool.of(size);
+  c.peak = std::max(c.peak, ++c.leased);
   if (!c.idle.empty()) {
     char* b = c.idle.back();
     c.idle.pop_back();
     return b;
   }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
+  if (p == MAP_FAILED) {
+    --c.leased;
+    return nullptr;
+  }
   ++t_pool.mapped;
   return static_cast<char*>(p);
 }
@@ -50,13 +65,23 @@ char* BufferPool::take(size_t size) {
 void BufferPool::give(char* block, size_t size) {
   if (block == nullptr) return;
   SizeClass& c = t_pool.of(size);
-  if (c.idle.size() < kMaxIdle) {
-    c.idle.push_back(block);
-    return;
-  }
-  munmap(block, size);
-  --t_pool.mapped;
+  --c.leased;
+  c.idle.push_back(block);
+  c.unmap_beyond(std::max(kIdleFloor, c.peak), &t_pool.mapped);
+  if (c.idle.size() > kIdleFloor) t_pool.trim_wanted = true;
 }
+
+void BufferPool::trim() {
+  bool wanted = false;
+  for (SizeClass& c : t_pool.classes) {
+    c.unmap_beyond(std::max(kIdleFloor, c.peak), &t_pool.mapped);
+    c.peak = c.leased;
+    wanted = wanted || c.idle.size() > kIdleFloor;
+  }
+  t_pool.trim_wanted = wanted;
+}
+
+bool BufferPool::trim_wanted() { return t_pool.trim_wanted; }
 
 long BufferPool::mapped() { return t_pool.mapped; }
 

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "net/buffer_pool.h"
 #include "net/loop_backends.h"
 
 namespace ringway::net {
@@ -47,7 +48,9 @@ std::unique_ptr<Loop> Loop::create(const LoopOptions& options, std::string* fall
   return loop;
 }
 
-Loop::Loop() : now_(base::Clock::now()) {}
+Loop::Loop() : now_(base::Clock::now()) {
+  trim_buffers_.set_callback([] { BufferPool::trim(); });
+}
 
 void Loop::stop() {
   stop_.store(true, std::memory_order_release);
@@ -75,6 +78,11 @@ int Loop::run_housekeeping() {
   }
   refresh_clock();
   timers_.fire_due(now_);
+  // Only while this thread's pool holds more idle blocks than its floor: an idle loop that
+  // has nothing to give back sleeps without a timer.
+  if (BufferPool::trim_wanted() && !trim_buffers_.armed()) {
+    timers_.add(&trim_buffers_, now_ + base::Millis(1000));
+  }
   return static_cast<int>(timers_.next_wait(now_));
 }
 

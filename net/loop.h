@@ -156,6 +156,7 @@ class Loop {
   // Checked every turn without taking the mutex; set by other threads.
   std::atomic<bool> has_posted_{false};
   std::atomic<bool> stop_{false};
+  Timer trim_buffers_;  // BufferPool::trim() once a second while it has work
 };
 
 }  // namespace ringway::net

@@ -46,6 +46,9 @@ struct alignas(16) Socket {
   // Paused once: from then on one recv SQE per buffer, so a pause stops the flow after at
   // most one more buffer (a multishot recv keeps posting until its cancel is processed).
   bool recv_single_shot = false;
+  // The last single-shot recv left the socket drained (it did not fill its buffer): the next
+  // one waits for readiness first instead of trying a read the kernel would refuse (EAGAIN).
+  bool recv_poll_first = false;
   uint32_t in_flight = 0;      // SQEs that still reference this record
 
   // epoll bookkeeping.

@@ -127,6 +127,7 @@ class UringLoop final : public Loop {
   void pause_recv(Socket* s) override {
     s->recv_wanted = false;
     s->recv_single_shot = true;
+    s->recv_poll_first = false;  // bytes likely wait in the socket when it resumes
     if (s->recv_armed && !s->recv_cancel_sent) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel64(sqe, pack(s, kRecv), 0);
@@ -312,6 +313,8 @@ class UringLoop final : public Loop {
     // Length 0 with a provided buffer: up to one whole buffer.
     if (s->recv_single_shot) {
       io_uring_prep_recv(sqe, s->fd, nullptr, 0, 0);
+      // POLL_FIRST (5.19) predates DEFER_TASKRUN (6.1), which init() requires.
+      if (s->recv_poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     } else {
       io_uring_prep_recv_multishot(sqe, s->fd, nullptr, 0, 0);
     }
@@ -416,6 +419,7 @@ class UringLoop final : public Loop {
       if (res > 0 && !s->closed && s->handler) s->handler->on_data(buffer(id), static_cast<size_t>(res));
       recycle_buffer(id);
       if (res > 0) {
+        s->recv_poll_first = static_cast<size_t>(res) < options_.recv_buffer_size;
         if (!more && !s->closed && s->recv_wanted && !s->recv_armed) arm_recv(s);
         return;
       }

@@ -161,13 +161,52 @@ TEST(InputBufferLease, StorageIsLeasedOnTheFirstByteAndReleasedWhenEmpty) {
   EXPECT_LE(BufferPool::mapped() - before, 1);
 }
 
-TEST(BufferPool, KeepsAtMostMaxIdleBlocksPerSize) {
+// A burst's blocks stay idle for the trim after it (its peak is that window's) and are
+// unmapped by the next one, down to the floor.
+TEST(BufferPool, TrimsABurstDownToTheFloorByTheSecondTrim) {
+  BufferPool::trim();
+  BufferPool::trim();
   const long before = BufferPool::mapped();
   std::vector<char*> blocks;
-  for (size_t i = 0; i < BufferPool::kMaxIdle * 3; ++i) blocks.push_back(BufferPool::take(12288));
+  for (size_t i = 0; i < BufferPool::kIdleFloor * 3; ++i) blocks.push_back(BufferPool::take(12288));
   for (char* b : blocks) b[0] = 1;
+  const long at_peak = BufferPool::mapped();
   for (char* b : blocks) BufferPool::give(b, 12288);
-  EXPECT_LE(BufferPool::mapped() - before, static_cast<long>(BufferPool::kMaxIdle));
+  EXPECT_TRUE(BufferPool::trim_wanted());
+  EXPECT_EQ(BufferPool::mapped(), at_peak);
+  BufferPool::trim();
+  EXPECT_EQ(BufferPool::mapped(), at_peak);
+  BufferPool::trim();
+  EXPECT_LE(BufferPool::mapped() - before, static_cast<long>(BufferPool::kIdleFloor));
+  EXPECT_FALSE(BufferPool::trim_wanted());
+}
+
+// 100 requests in flight, then all finish in one loop turn and 100 new ones start in the
+// next: the blocks come back from the idle list, none is unmapped and mapped again (a fixed
+// cap of 32 unmapped 68 of them each time).
+TEST(BufferPool, KeepsThePeakLeasedIdleSoBatchedTurnsDoNotRemap) {
+  BufferPool::trim();
+  BufferPool::trim();
+  const long before = BufferPool::mapped();
+  std::vector<char*> blocks;
+  for (int i = 0; i < 100; ++i) blocks.push_back(BufferPool::take(20480));
+  const long at_peak = BufferPool::mapped();
+  EXPECT_GE(at_peak - before, 100 - static_cast<long>(BufferPool::kIdleFloor));
+  for (int i = 0; i < 40; ++i) {
+    BufferPool::give(blocks.back(), 20480);
+    blocks.pop_back();
+  }
+  EXPECT_EQ(BufferPool::mapped(), at_peak);  // 60 leased, 40 idle
+  for (int i = 0; i < 40; ++i) blocks.push_back(BufferPool::take(20480));
+  EXPECT_EQ(BufferPool::mapped(), at_peak);
+  for (char* b : blocks) BufferPool::give(b, 20480);
+  EXPECT_EQ(BufferPool::mapped(), at_peak);  // all 100 idle: the next turn takes them again
+  for (int i = 0; i < 100; ++i) blocks[static_cast<size_t>(i)] = BufferPool::take(20480);
+  EXPECT_EQ(BufferPool::mapped(), at_peak);
+  for (char* b : blocks) BufferPool::give(b, 20480);
+  BufferPool::trim();
+  BufferPool::trim();
+  EXPECT_LE(BufferPool::mapped() - before, static_cast<long>(BufferPool::kIdleFloor));
 }
 
 }  // namespace

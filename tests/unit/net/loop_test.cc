@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/buffer_pool.h"
 #include "net/socket.h"
 #include "tests/unit/net/backend_param.h"
 
@@ -309,6 +310,29 @@ TEST_P(LoopTest, TimersFireInDeadlineOrderAndCancel) {
   });
   usleep(200000);
   on_loop([&] { EXPECT_EQ((std::vector<int>{1, 2}), fired); });
+}
+
+// A burst leaves its buffers idle in the loop thread's pool; the loop's trim timer hands them
+// back to the kernel within about two seconds, with no traffic to prompt it.
+TEST_P(LoopTest, IdleLoopUnmapsABurstsBuffers) {
+  run_in_background();
+  long before = 0, after_burst = 0;
+  on_loop([&] {
+    before = BufferPool::mapped();
+    std::vector<char*> blocks;
+    for (int i = 0; i < 100; ++i) blocks.push_back(BufferPool::take(24576));
+    for (char* b : blocks) BufferPool::give(b, 24576);
+    after_burst = BufferPool::mapped();
+  });
+  EXPECT_GE(after_burst - before, 100 - static_cast<long>(BufferPool::kIdleFloor));
+  long now = after_burst;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  while (std::chrono::steady_clock::now() < deadline) {
+    on_loop([&] { now = BufferPool::mapped(); });
+    if (now - before <= static_cast<long>(BufferPool::kIdleFloor)) break;
+    usleep(100000);
+  }
+  EXPECT_LE(now - before, static_cast<long>(BufferPool::kIdleFloor));
 }
 
 TEST_P(LoopTest, StopFromAnotherThreadEndsRun) {
