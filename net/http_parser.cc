@@ -225,8 +225,6 @@ struct HttpParserCallbacks {
     }
     if (s.in_trailers_) {
       if (s.field_ != Field::kName) {
-        if (s.trailer_spans_.size() >= s.limits_.max_headers)
-          return s.set_error(431, "too many trailer fields");
         s.trailer_spans_.push_back({static_cast<uint32_t>(s.trailer_bytes_.size()), 0, 0, 0});
         s.field_ = Field::kName;
       }
@@ -239,8 +237,6 @@ struct HttpParserCallbacks {
         return s.set_error(400, "field-name not contiguous");
       return 0;
     }
-    if (s.head_.headers.size() >= s.limits_.max_headers)
-      return s.set_error(431, "too many header fields");
     s.head_.headers.push_back({{at, len}, {}});
     s.field_ = Field::kName;
     return 0;
@@ -265,8 +261,19 @@ struct HttpParserCallbacks {
     s.field_ = Field::kValue;
     return 0;
   }
+  // The field count is checked once the name is whole (at its colon), not when its first piece
+  // arrives: llhttp hands over a name cut by the end of a read but not one it finds invalid
+  // before the colon, so a check on the first piece made the verdict (431 or 400) depend on
+  // where reads happened to split the head. The list holds at most one field over the limit.
   static int on_header_field_complete(llhttp_t* p) {
-    self(p).after_colon_ = true;
+    HttpParser& s = self(p);
+    s.after_colon_ = true;
+    if (s.in_trailers_) {
+      if (s.trailer_spans_.size() > s.limits_.max_headers)
+        return s.set_error(431, "too many trailer fields");
+    } else if (s.head_.headers.size() > s.limits_.max_headers) {
+      return s.set_error(431, "too many header fields");
+    }
     return 0;
   }
   static int on_header_value_complete(llhttp_t* p) {

@@ -597,6 +597,10 @@ std::vector<Reject> rejections() {
       {"FuzzSpaceBeforeColonInTrailerThenTabs", kTe + "00\r\nA: 4bb\t\t:0\r\nA  \t\t\t\t:", 400, Mode::kRequest, {}, 1},
       {"FuzzLeadingBareLfBeforeHttp09Line", "\nGET /.1\r\nHost: a\r\n\r\n", 400},
       {"FuzzLongZeroPaddedChunkSizeOverMaxBody", kTe + "00000000000000000000000000000000F0000\r\n0\r\n", 400, Mode::kRequest, {.max_body_bytes = 65536}, 1},
+      // The field count is checked at the colon: a name cut by a read and then found invalid
+      // before its colon is a 400 wherever the head splits (a 431 before, if cut mid-name).
+      {"FuzzFieldOverCountWithBadNameChar", "GET / HTTP/1.1\r\nHost: a\r\nB: 1\r\nCon\xff\t: x\r\n\r\n", 400, Mode::kRequest, {.max_headers = 2}},
+      {"FuzzTrailerOverCountWithBadNameChar", kTe + "0\r\nA: 1\r\nB: 2\r\nCon\xff: 3\r\n\r\n", 400, Mode::kRequest, {.max_headers = 2}, 1},
       // Limits: 431 for the head, 413 for the body.
       {"HeadOverMaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(40, 'x') + "\r\n\r\n", 431, Mode::kRequest, small},
       {"EndlessHeadOverMaxHeaderBytes", "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(100, 'x'), 431, Mode::kRequest, small},
