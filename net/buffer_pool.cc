@@ -12,7 +12,9 @@ namespace {
 struct SizeClass {
   size_t size = 0;
   size_t leased = 0;  // taken and not given back yet
-  size_t peak = 0;    // most leased at once since the last trim()
+  size_t peak = 0;       // most leased at once since the last trim()
+  size_t prev_peak = 0;  // ... and in the window before it
+  size_t keep() const { return std::max({BufferPool::kIdleFloor, peak, prev_peak}); }
   std::vector<char*> idle;
   void unmap_beyond(size_t keep, long* mapped) {
     while (idle.size() > keep) {
@@ -36,7 +38,7 @@ struct ThreadPool {
     for (SizeClass& c : classes) {
       if (c.size == size) return c;
     }
-    classes.push_back(SizeClass{size, 0, 0, {}});
+    classes.push_back(SizeClass{size, 0, 0, 0, {}});
     return classes.back();
   }
 };
@@ -65,9 +67,11 @@ char* BufferPool::take(size_t size) {
 void BufferPool::give(char* block, size_t size) {
   if (block == nullptr) return;
   SizeClass& c = t_pool.of(size);
-  --c.leased;
+  if (c.leased > 0) --c.leased;  // a block taken on another thread is simply adopted
   c.idle.push_back(block);
-  c.unmap_beyond(std::max(kIdleFloor, c.peak), &t_pool.mapped);
+  // The previous window's peak too: right after a trim, peak is what was leased at that
+  // moment, and a turn that gives back before it takes would unmap what it takes next.
+  c.unmap_beyond(c.keep(), &t_pool.mapped);
   if (c.idle.size() > kIdleFloor) t_pool.trim_wanted = true;
 }
 
@@ -75,6 +79,7 @@ void BufferPool::trim() {
   bool wanted = false;
   for (SizeClass& c : t_pool.classes) {
     c.unmap_beyond(std::max(kIdleFloor, c.peak), &t_pool.mapped);
+    c.prev_peak = c.peak;
     c.peak = c.leased;
     wanted = wanted || c.idle.size() > kIdleFloor;
   }

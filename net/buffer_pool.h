@@ -9,7 +9,8 @@ namespace ringway::net {
 // Blocks come from mmap: the kernel's pages are zero only when first touched, so a 32 KiB
 // buffer that ever held a 300-byte head costs one resident page, not eight (new + memset or
 // make_unique<char[]> would touch them all). A thread keeps idle blocks of a size for reuse
-// up to max(kIdleFloor, the most of that size leased at once since the last trim()): with
+// up to max(kIdleFloor, the most of that size leased at once in this trim window or the one
+// before; a window ends at each trim()): with
 // 64 requests in flight, leased swings between a handful and 64 from one loop turn to the
 // next, and the blocks returned in one turn are taken again in the next instead of going
 // through munmap, mmap and a page fault each (a fixed cap of 32 did that for a quarter of

@@ -78,6 +78,10 @@ int Loop::run_housekeeping() {
   }
   refresh_clock();
   timers_.fire_due(now_);
+  return arm_trim_and_next_wait();
+}
+
+int Loop::arm_trim_and_next_wait() {
   // Only while this thread's pool holds more idle blocks than its floor: an idle loop that
   // has nothing to give back sleeps without a timer.
   if (BufferPool::trim_wanted() && !trim_buffers_.armed()) {

@@ -142,6 +142,9 @@ class Loop {
   virtual void wake() = 0;
   // Runs posted tasks and due timers; returns the time until the next timer (or -1).
   int run_housekeeping();
+  // Arms the once-a-second BufferPool::trim() if the pool wants it; returns the time until the
+  // next timer (or -1). For a backend that gives buffers back between housekeeping and wait.
+  int arm_trim_and_next_wait();
   void refresh_clock() { now_ = base::Clock::now(); }
   bool stopping() const { return stop_.load(std::memory_order_acquire); }
 

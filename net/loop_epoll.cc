@@ -101,8 +101,9 @@ class EpollLoop final : public Loop {
   void run() override {
     epoll_event events[256];
     while (!stopping()) {
-      int wait_ms = run_housekeeping();
-      run_deferred();
+      run_housekeeping();
+      run_deferred();  // may give buffers back: arm their trim before sleeping
+      int wait_ms = arm_trim_and_next_wait();
       if (stopping()) break;
       if (!ready_.empty() || !done_.empty()) wait_ms = 0;
       ++stats_.turns;

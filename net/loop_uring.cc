@@ -416,10 +416,11 @@ class UringLoop final : public Loop {
     }
     if (flags & IORING_CQE_F_BUFFER) {
       const unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
+      // Before on_data: a pause_recv() inside it must get the last word.
+      if (res > 0) s->recv_poll_first = static_cast<size_t>(res) < options_.recv_buffer_size;
       if (res > 0 && !s->closed && s->handler) s->handler->on_data(buffer(id), static_cast<size_t>(res));
       recycle_buffer(id);
       if (res > 0) {
-        s->recv_poll_first = static_cast<size_t>(res) < options_.recv_buffer_size;
         if (!more && !s->closed && s->recv_wanted && !s->recv_armed) arm_recv(s);
         return;
       }

@@ -209,5 +209,27 @@ TEST(BufferPool, KeepsThePeakLeasedIdleSoBatchedTurnsDoNotRemap) {
   EXPECT_LE(BufferPool::mapped() - before, static_cast<long>(BufferPool::kIdleFloor));
 }
 
+// Right after a trim the window's peak restarts from what is leased then (here nothing): the
+// next turn's blocks must still come from the idle list, not from munmap and mmap again.
+TEST(BufferPool, ATrimDoesNotUnmapWhatTheNextTurnTakesAgain) {
+  BufferPool::trim();
+  BufferPool::trim();
+  std::vector<char*> blocks;
+  for (int i = 0; i < 100; ++i) blocks.push_back(BufferPool::take(28672));
+  for (char* b : blocks) BufferPool::give(b, 28672);
+  const long steady = BufferPool::mapped();
+  BufferPool::trim();  // keeps the window's peak of 100; the new window starts at 0
+  EXPECT_EQ(BufferPool::mapped(), steady);
+  for (int i = 0; i < 60; ++i) blocks[static_cast<size_t>(i)] = BufferPool::take(28672);
+  for (int i = 0; i < 60; ++i) BufferPool::give(blocks[static_cast<size_t>(i)], 28672);
+  EXPECT_EQ(BufferPool::mapped(), steady);
+  for (int i = 0; i < 100; ++i) blocks[static_cast<size_t>(i)] = BufferPool::take(28672);
+  EXPECT_EQ(BufferPool::mapped(), steady);
+  for (char* b : blocks) BufferPool::give(b, 28672);
+  BufferPool::trim();
+  BufferPool::trim();
+  BufferPool::trim();
+}
+
 }  // namespace
 }  // namespace ringway::net
