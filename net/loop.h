@@ -84,6 +84,8 @@ class Loop {
 
   // "io_uring" or "epoll".
   virtual const char* backend_name() const = 0;
+  // Most bytes one on_data() delivers (LoopOptions::recv_buffer_size).
+  virtual unsigned recv_buffer_size() const = 0;
 
   // Registers an fd (made non-blocking by the loop) with its handler. The loop owns the
   // fd from here on and closes it in close().

@@ -38,6 +38,7 @@ class EpollLoop final : public Loop {
   }
 
   const char* backend_name() const override { return "epoll"; }
+  unsigned recv_buffer_size() const override { return options_.recv_buffer_size; }
 
   Socket* add(int fd, SocketHandler* handler) override {
     Socket* s = pool_.get();

@@ -101,6 +101,7 @@ class UringLoop final : public Loop {
   }
 
   const char* backend_name() const override { return "io_uring"; }
+  unsigned recv_buffer_size() const override { return options_.recv_buffer_size; }
 
   Socket* add(int fd, SocketHandler* handler) override {
     Socket* s = pool_.get();

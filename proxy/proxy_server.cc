@@ -118,6 +118,9 @@ bool ProxyServer::start(std::string* error) {
   }
   net::LoopOptions options;
   options.mode = cfg->io;
+  // The provided-buffer ring stays 4 MiB per worker whatever the buffer size (16 at 256 KiB).
+  options.recv_buffer_size = static_cast<unsigned>(cfg->limits.recv_buffer);
+  options.recv_buffers = static_cast<unsigned>((4u << 20) / cfg->limits.recv_buffer);
   workers_.resize(worker_count_);
   auto setup = [&](size_t i, net::Loop& loop, std::string* err) {
     workers_[i] = std::make_unique<Worker>(i, loop, metrics_, &limits_);
@@ -181,8 +184,10 @@ bool ProxyServer::reload() {
   }
   std::shared_ptr<const Config> old = config();
   if (next->listen != old->listen || next->admin_listen != old->admin_listen ||
-      effective_workers(*next) != worker_count_ || next->io != old->io) {
-    base::log_warn("reload: listen, admin.listen, workers and io changes take effect at restart");
+      effective_workers(*next) != worker_count_ || next->io != old->io ||
+      next->limits.recv_buffer != old->limits.recv_buffer) {
+    base::log_warn(
+        "reload: listen, admin.listen, workers, io and limits.recv_buffer changes take effect at restart");
   }
   health_->update_config(next);
   HealthSnapshotPtr snapshot = health_->current();

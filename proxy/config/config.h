@@ -100,6 +100,12 @@ struct LimitsConfig {
   // Bytes queued per stream and direction before the proxy stops reading the other side
   // (4 KiB .. 64 MiB): what one slow reader or slow upload can cost.
   uint64_t stream_buffer = 16384;
+  // Bytes one socket read takes at most: the size of each io_uring provided buffer (the
+  // worker's ring stays 4 MiB: 4 MiB / recv_buffer of them) or of the epoll read chunk.
+  // A power of two, 4 KiB .. 256 KiB; start-up only. Larger reads move big bodies in fewer,
+  // larger sends (less CPU per MB) but a read that pauses a stream can overshoot its
+  // stream_buffer by up to one buffer, which is what a slow reader then holds.
+  uint64_t recv_buffer = 16384;
 };
 
 // All > 0 except drain, where 0 means "stop at once".

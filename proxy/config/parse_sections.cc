@@ -250,6 +250,14 @@ void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
        [&r, out](const Field& x) { r.read_size(x, 16, 1024 * 1024, &out->max_chunk_ext_bytes); }},
       {"stream_buffer",
        [&r, out](const Field& x) { r.read_size(x, 4096, 64 * 1024 * 1024, &out->stream_buffer); }},
+      {"recv_buffer",
+       [&r, out](const Field& x) {
+         // A power of two: io_uring's provided-buffer ring needs a power-of-two count of them.
+         if (r.read_size(x, 4096, 256 * 1024, &out->recv_buffer) &&
+             (out->recv_buffer & (out->recv_buffer - 1)) != 0) {
+           r.error(x, x.value.Scalar() + " is not a power of two (4KiB, 8KiB, 16KiB .. 256KiB)");
+         }
+       }},
   };
   r.read_map(f, keys);
 }

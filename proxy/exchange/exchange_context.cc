@@ -25,7 +25,7 @@ ExchangeContext::~ExchangeContext() {
 
 ExchangeState* ExchangeContext::lease_exchange(const net::HttpLimits& limits) {
   ++lent_;
-  if (spare_ == nullptr) return new ExchangeState(limits);
+  if (spare_ == nullptr) return new ExchangeState(limits, loop_.recv_buffer_size());
   ExchangeState* x = spare_;
   spare_ = x->next_spare;
   --spares_;

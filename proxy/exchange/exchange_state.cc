@@ -7,12 +7,11 @@
 namespace ringway::proxy {
 namespace {
 
-constexpr unsigned kRecvChunk = 16384;
 constexpr size_t kResponseHeadLimit = 65536;
 }  // namespace
 
-ExchangeState::ExchangeState(const net::HttpLimits& limits)
-    : parser(net::HttpParser::Mode::kRequest, limits), up_in(kResponseHeadLimit + kRecvChunk) {}
+ExchangeState::ExchangeState(const net::HttpLimits& limits, size_t recv_chunk)
+    : parser(net::HttpParser::Mode::kRequest, limits), up_in(kResponseHeadLimit + recv_chunk) {}
 
 void ExchangeState::release(size_t watermark) {
   // The borrower dropped its references at request_complete()/close(); these only matter

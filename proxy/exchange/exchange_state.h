@@ -23,7 +23,9 @@ struct ServerRuntime;
 // so memory follows the requests in flight, not the connections open. A returned exchange
 // keeps its strings' capacity (up to a watermark) for the next request, on any connection.
 struct ExchangeState {
-  explicit ExchangeState(const net::HttpLimits& limits);
+  // `recv_chunk`: the most bytes one read delivers (limits.recv_buffer), so the response
+  // buffer holds a whole read beside the longest head.
+  ExchangeState(const net::HttpLimits& limits, size_t recv_chunk);
 
   // Back from a borrower: drops references (config, upstream, server) and every byte, and
   // frees string capacity past `watermark` (0: all), so a spare pins nothing but that.

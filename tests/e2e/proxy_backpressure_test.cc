@@ -201,6 +201,65 @@ TEST_P(ProxyBackpressure, SlowUpstreamStallsAnUploadingClient) {
   RecordProperty("rss_growth_kib", std::to_string(rss.peak() - baseline));
 }
 
+// limits.recv_buffer at its largest: each read may deliver 256 KiB, more than a response
+// head's room in the upstream buffer and more than the stream bound, in both directions.
+TEST_P(ProxyBackpressure, LargestReadBuffersKeepEveryByteBothWaysAndPipelined) {
+  constexpr uint64_t kBytes = 8 * kMiB;
+  auto mismatches = std::make_shared<std::atomic<uint64_t>>(0);
+  FakeUpstream& up = start_upstream([mismatches](UpstreamConn& c) {
+    while (auto req = c.read_request()) {
+      if (req->method == "PUT") {
+        uint64_t bad = 0;
+        for (size_t i = 0; i < req->body.size(); ++i) bad += req->body[i] != body_byte(i);
+        *mismatches += bad;
+        if (!c.send(http_response(200, "stored " + std::to_string(req->body.size())))) return;
+      } else if (req->target == "/big") {
+        if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBytes) + "\r\n\r\n")) return;
+        std::string block(1 << 20, '\0');
+        for (uint64_t off = 0; off < kBytes; off += block.size()) {
+          fill(block, off);
+          if (!c.send(block)) return;
+        }
+      } else if (!c.send(http_response(200, "small " + req->target))) {
+        return;
+      }
+    }
+  });
+  ProxyConfig c = single_route(up.address());
+  c.limits = "recv_buffer: 256KiB, max_body_bytes: 1073741824";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(c));
+
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  ASSERT_TRUE(conn.send("GET /up/big HTTP/1.1\r\nHost: h\r\n\r\n"));
+  auto big = conn.read_response(15000);
+  ASSERT_TRUE(big) << conn.error();
+  EXPECT_EQ(big->status, 200);
+  ASSERT_EQ(big->body.size(), kBytes);
+  uint64_t bad = 0;
+  for (uint64_t i = 0; i < kBytes; ++i) bad += big->body[i] != body_byte(i);
+  EXPECT_EQ(bad, 0u);
+
+  std::string upload(kBytes, '\0');
+  fill(upload, 0);
+  ASSERT_TRUE(conn.send("PUT /up/store HTTP/1.1\r\nHost: h\r\nContent-Length: " +
+                        std::to_string(kBytes) + "\r\n\r\n" + upload, 15000))
+      << conn.error();
+  auto stored = conn.read_response(15000);
+  ASSERT_TRUE(stored) << conn.error();
+  EXPECT_EQ(stored->body, "stored " + std::to_string(kBytes));
+  EXPECT_EQ(mismatches->load(), 0u);
+
+  // Three requests in one write arrive in one read: each is answered, in order.
+  ASSERT_TRUE(conn.send("GET /up/a HTTP/1.1\r\nHost: h\r\n\r\nGET /up/b HTTP/1.1\r\nHost: h\r\n\r\n"
+                        "GET /up/c HTTP/1.1\r\nHost: h\r\n\r\n"));
+  for (const char* name : {"/a", "/b", "/c"}) {
+    auto r = conn.read_response(kIoTimeout);
+    ASSERT_TRUE(r) << conn.error();
+    EXPECT_EQ(r->body, std::string("small ") + name);
+  }
+}
+
 RINGWAY_PROXY_BACKENDS(ProxyBackpressure);
 
 }  // namespace

@@ -62,6 +62,27 @@ TEST_P(ProxyLifecycle, RaisedHeaderLimitAppliesToAConnectionOpenedBefore) {
   EXPECT_EQ(big->status, 200);
 }
 
+// The loop's read buffers are sized once, at start-up: a reload that changes
+// limits.recv_buffer applies the rest of the config and says the size waits for a restart.
+TEST_P(ProxyLifecycle, ReloadThatChangesRecvBufferAppliesTheRestAndSaysItNeedsARestart) {
+  FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
+  ASSERT_NO_FATAL_FAILURE(start_proxy(tagged_config(up.address(), "one")));
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  ASSERT_TRUE(conn.send("GET /up/a HTTP/1.1\r\nHost: h\r\n\r\n"));
+  ASSERT_TRUE(conn.read_response(kIoTimeout)) << conn.error();
+  EXPECT_EQ(proxy_.log().find("take effect at restart"), std::string::npos) << proxy_.log();
+  const double before = reloads(scrape(), "success");
+  ProxyConfig two = tagged_config(up.address(), "two");
+  two.limits = "recv_buffer: 64KiB";
+  ASSERT_TRUE(proxy_.write_config(two.to_yaml()));
+  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
+  expect_delta("ringway_config_reloads_total", {{"result", "success"}}, before, 1);
+  ASSERT_NO_FATAL_FAILURE(reach_generation(conn, "two"));
+  EXPECT_NE(proxy_.log().find("limits.recv_buffer changes take effect at restart"), std::string::npos)
+      << proxy_.log();
+}
+
 TEST_P(ProxyLifecycle, ReloadWithAnInvalidConfigKeepsServingTheOldOne) {
   FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
   ASSERT_NO_FATAL_FAILURE(start_proxy(tagged_config(up.address(), "one")));

@@ -424,6 +424,19 @@ TEST(ConfigParse, RequestBufferChunkExtAndUser) {
                     "t.yaml:1:54: limits.max_chunk_ext_bytes: 8 is out of range 16..1048576 bytes"}));
 }
 
+TEST(ConfigParse, RecvBufferIsAPowerOfTwoBetween4KiBAnd256KiB) {
+  EXPECT_EQ(parse_ok("")->limits.recv_buffer, 16384u);
+  EXPECT_EQ(parse_ok("limits: {recv_buffer: 64KiB}")->limits.recv_buffer, 65536u);
+  EXPECT_EQ(parse_ok("limits: {recv_buffer: 4096}")->limits.recv_buffer, 4096u);
+  EXPECT_EQ(parse_ok("limits: {recv_buffer: 256KiB}")->limits.recv_buffer, 262144u);
+  EXPECT_EQ(errors_of("limits: {recv_buffer: 48KiB}\n"),
+            Errors{"t.yaml:1:23: limits.recv_buffer: 48KiB is not a power of two (4KiB, 8KiB, 16KiB .. 256KiB)"});
+  EXPECT_EQ(errors_of("limits: {recv_buffer: 512KiB}\n"),
+            Errors{"t.yaml:1:23: limits.recv_buffer: 512KiB is out of range 4096..262144 bytes"});
+  EXPECT_EQ(errors_of("limits: {recv_buffer: 2048}\n"),
+            Errors{"t.yaml:1:23: limits.recv_buffer: 2048 is out of range 4096..262144 bytes"});
+}
+
 TEST(ConfigParse, WrongTypes) {
   EXPECT_EQ(errors_of("- a\n- b\n"),
             Errors{"t.yaml:1:1: expected a mapping at top level, got a sequence"});
