@@ -24,6 +24,7 @@ Usage: bench/run.sh [--quick] [options]
   --warmup S           seconds of warm-up before it (default 1)
   --proxies "LIST"     of: direct relay relay-epoll ringway ringway-epoll nginx haproxy h2o
                        ringway-base (the ringway binary in \$RINGWAY_BASE: before/after rows)
+                       ringway-bigread (ringway with limits.recv_buffer: 64KiB instead of 16KiB)
                        (default: relay ringway ringway-epoll nginx haproxy h2o)
   --conns "LIST"       client connections (default: 1 16 64 256 1024)
   --sizes "LIST"       response body bytes (default: 100 4096 65536 1048576)

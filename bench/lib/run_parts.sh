@@ -38,7 +38,7 @@ BACKEND_PORT=$BASE_PORT
 declare -A PORT=([direct]=$BASE_PORT [relay]=$((BASE_PORT + 2)) [relay-epoll]=$((BASE_PORT + 3))
                  [ringway]=$((BASE_PORT + 4)) [ringway-epoll]=$((BASE_PORT + 6)) [nginx]=$((BASE_PORT + 8))
                  [haproxy]=$((BASE_PORT + 9)) [h2o]=$((BASE_PORT + 10)) [ringway-log]=$((BASE_PORT + 11))
-                 [ringway-base]=$((BASE_PORT + 12)))
+                 [ringway-base]=$((BASE_PORT + 12)) [ringway-bigread]=$((BASE_PORT + 13)))
 declare -A PROXY_PID=()
 
 # Path of a response of $2 bytes through proxy $1: proxies route /service1/ to the backend and
@@ -56,7 +56,8 @@ render() {
   [[ $2 == *epoll* ]] && io=epoll
   sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#${PORT[$2]}#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
       -e "s#@ADMIN_PORT@#$admin#g" -e "s#@IO@#$io#g" -e "s#@USER@#$(id -un)#g" \
-      -e "s#@WORKERS@#$3#g" -e "s#@MAXCONN@#$4#g" -e "s#@ACCESS_LOG@#${5:-}#g" "$1" |
+      -e "s#@WORKERS@#$3#g" -e "s#@MAXCONN@#$4#g" -e "s#@ACCESS_LOG@#${5:-}#g" \
+      -e "s#@RECV_BUFFER@#$([[ $2 == ringway-bigread ]] && echo 64KiB || echo 16KiB)#g" "$1" |
     limit_upstream "$1"
 }
 
@@ -105,7 +106,7 @@ start_proxy() {
       [[ $name == relay-epoll ]] && io=epoll
       cmd=("$BIN/ringway_relay" --listen "127.0.0.1:${PORT[$name]}" --upstream "127.0.0.1:$BACKEND_PORT"
            --io "$io" --workers "$workers") ;;
-    ringway | ringway-epoll | ringway-log | ringway-base)
+    ringway | ringway-epoll | ringway-log | ringway-base | ringway-bigread)
       # ringway-base: another build of ringway ($RINGWAY_BASE), for before/after rows.
       local bin=$BIN/ringway
       if [[ $name == ringway-base ]]; then
@@ -167,6 +168,17 @@ run_wrk() {  # cpus conns seconds url output
       -s "$WRK_STATS_LUA" "$4" >"$5" 2>&1; } 2>"$5.time" || return 1
 }
 
+# Seconds one measured run of a cell lasts: DURATION, or longer where the cell moves so many
+# bytes that a connection would finish only a response or two in DURATION (1,024 connections
+# of 1 MiB are a GiB per turn of every connection). Then requests/s counts how many streams
+# happened to end inside the window, not throughput: a proxy that shares its bandwidth
+# evenly finishes almost none. The run lasts long enough for each connection to receive three
+# responses at 256 MiB/s, below what every proxy moves on this machine.
+cell_duration() {  # conns size
+  local need=$((($1 * $2 * 3 + 268435455) / 268435456))
+  echo $((need > DURATION ? need : DURATION))
+}
+
 # measure_into TSV ROUND MODE WORKERS CONNS SIZE NAME: one wrk run of proxy NAME (already
 # running) with CPU, RSS and (round 1) syscall sampling; appends a RAW_COLUMNS row to TSV.
 # Returns: 1 when the proxy did not answer correctly (no row).
@@ -194,8 +206,9 @@ measure_into() {
   mapfile -t bprocs < <(tree_pids "$BACKEND_PID")
   t0=$(cpu_ticks "${procs[@]}"); u0=$(FIELD=user cpu_ticks "${procs[@]}"); b0=$(cpu_ticks "${bprocs[@]}")
   p0=$(cpu_line "$pcpus"); l0=$(cpu_line "$lcpus"); a0=$(cpu_line all)
-  local w=$WORK/cell.wrk
-  run_wrk "$lcpus" "$conns" "$DURATION" "$url" "$w" || log "$name: wrk exited non-zero"
+  local w=$WORK/cell.wrk secs
+  secs=$(cell_duration "$conns" "$size")
+  run_wrk "$lcpus" "$conns" "$secs" "$url" "$w" || log "$name: wrk exited non-zero"
   t1=$(cpu_ticks "${procs[@]}"); u1=$(FIELD=user cpu_ticks "${procs[@]}"); b1=$(cpu_ticks "${bprocs[@]}")
   p1=$(cpu_line "$pcpus"); l1=$(cpu_line "$lcpus"); a1=$(cpu_line all)
   local rss=-
@@ -226,7 +239,7 @@ measure_into() {
     cpu_mb=$(awk -v d="$d" -v b="$bytes" -v hz="$CLK_TCK" 'BEGIN { if (b > 0) printf "%.1f", d * 1e6 / hz / (b / 1e6); else print "-" }')
     user=$(awk -v u=$((u1 - u0)) -v d="$d" 'BEGIN { if (d > 0) printf "%.0f", 100 * u / d; else print "-" }')
     # The proxy's CPU use in percent of one CPU (100 = one core saturated).
-    pcpu=$(awk -v d="$d" -v hz="$CLK_TCK" -v s="$DURATION" 'BEGIN { printf "%.0f", 100 * d / hz / s }')
+    pcpu=$(awk -v d="$d" -v hz="$CLK_TCK" -v s="$secs" 'BEGIN { printf "%.0f", 100 * d / hz / s }')
   fi
   local bcpu
   bcpu=$(awk -v d=$((b1 - b0)) -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / r }')
