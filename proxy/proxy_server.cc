@@ -36,6 +36,7 @@ ProxyServer::ProxyServer(std::string config_path, std::shared_ptr<const Config> 
     : config_path_(std::move(config_path)),
       overrides_(std::move(overrides)),
       config_(std::move(config)),
+      started_with_(config_),
       worker_count_(effective_workers(*config_)),
       registry_(worker_count_),
       metrics_(registry_) {
@@ -182,10 +183,10 @@ bool ProxyServer::reload() {
     metrics_.config_reloads.with({"error"}).inc_shared();
     return false;
   }
-  std::shared_ptr<const Config> old = config();
-  if (next->listen != old->listen || next->admin_listen != old->admin_listen ||
-      effective_workers(*next) != worker_count_ || next->io != old->io ||
-      next->limits.recv_buffer != old->limits.recv_buffer) {
+  const Config& started = *started_with_;
+  if (next->listen != started.listen || next->admin_listen != started.admin_listen ||
+      effective_workers(*next) != worker_count_ || next->io != started.io ||
+      next->limits.recv_buffer != started.limits.recv_buffer) {
     base::log_warn(
         "reload: listen, admin.listen, workers, io and limits.recv_buffer changes take effect at restart");
   }

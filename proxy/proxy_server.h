@@ -66,6 +66,9 @@ class ProxyServer final : public AdminSource {
   Overrides overrides_;
   mutable std::mutex config_mu_;
   std::shared_ptr<const Config> config_;
+  // The config the process started with: what listen, admin, io and limits.recv_buffer still
+  // are after any number of reloads (they change only at a restart).
+  std::shared_ptr<const Config> started_with_;
   size_t worker_count_;
   metrics::Registry registry_;
   ProxyMetrics metrics_;
