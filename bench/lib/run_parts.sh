@@ -57,7 +57,7 @@ render() {
   sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#${PORT[$2]}#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
       -e "s#@ADMIN_PORT@#$admin#g" -e "s#@IO@#$io#g" -e "s#@USER@#$(id -un)#g" \
       -e "s#@WORKERS@#$3#g" -e "s#@MAXCONN@#$4#g" -e "s#@ACCESS_LOG@#${5:-}#g" \
-      -e "s#@RECV_BUFFER@#$([[ $2 == ringway-bigread ]] && echo 64KiB || echo 16KiB)#g" "$1" |
+      -e "s#@LIMITS_EXTRA@#$([[ $2 == ringway-bigread ]] && echo ', recv_buffer: 64KiB')#g" "$1" |
     limit_upstream "$1"
 }
 

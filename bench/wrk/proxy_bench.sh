@@ -49,7 +49,7 @@ ROWS=()
 render() {
   sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$2#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
       -e "s#@ADMIN_PORT@#$ADMIN_PORT#g" -e "s#@IO@#${3:-}#g" -e "s#@USER@#$(id -un)#g" \
-      -e "s#@WORKERS@#1#g" -e "s#@MAXCONN@#4096#g" -e "s#@ACCESS_LOG@##g" -e "s#@RECV_BUFFER@#16KiB#g" "$1"
+      -e "s#@WORKERS@#1#g" -e "s#@MAXCONN@#4096#g" -e "s#@ACCESS_LOG@##g" -e "s#@LIMITS_EXTRA@##g" "$1"
 }
 
 # --- measurement -------------------------------------------------------------------------
