@@ -526,6 +526,7 @@ void HttpParser::end_message() {
 // (field values and reason are HTAB/SP/VCHAR/obs-text, RFC 9110 §5.5), no line starting with
 // whitespace (obs-fold, RFC 9112 §5.2, or whitespace after the start-line, §2.2).
 bool HttpParser::scan_lines(const unsigned char* p, const unsigned char* end) {
+  const unsigned char* line_begin = nullptr;  // where a line began in this call
   while (p < end) {
     if (pending_cr_ || line_start_) {  // slow path: a CRLF or a line start split across reads
       unsigned char c = *p;
@@ -537,6 +538,7 @@ bool HttpParser::scan_lines(const unsigned char* p, const unsigned char* end) {
         continue;
       }
       line_start_ = false;
+      line_begin = p;
       if (c == ' ' || c == '\t')
         return set_error(400, "line starts with whitespace: obs-fold (RFC 9112 §5.2)"), false;
     }
@@ -547,8 +549,10 @@ bool HttpParser::scan_lines(const unsigned char* p, const unsigned char* end) {
       // Common case inline: CR LF and the next line's first byte all in this segment.
       if (end - p >= 2 && p[0] == '\n' && p[1] != ' ' && p[1] != '\t') {
         ++p;
+        line_begin = p;
       } else {
         pending_cr_ = true;
+        cr_ended_empty_line_ = p - 1 == line_begin;
       }
     } else if (c == '\n') {
       return set_error(400, "bare LF in head (RFC 9112 §2.2)"), false;
@@ -623,7 +627,9 @@ bool HttpParser::scan(const char* from, const char* to) {
 // run reaches end); or end if there is none.
 const char* HttpParser::find_trailing_htab(const char* p, const char* end,
                                            const char** run_end) const {
-  bool fields = scan_ == Scan::kTrailers || start_line_done_;
+  // A read that ended in the start line's CR: a response's start line is done for llhttp only
+  // at the LF (on_status_complete), but the lines after that LF are fields all the same.
+  bool fields = scan_ == Scan::kTrailers || start_line_done_ || (pending_cr_ && !cr_ended_empty_line_);
   bool line_start = line_start_ && !pending_cr_;
   bool after_cr = pending_cr_;
   bool colon = after_colon_ && !line_start && !after_cr;  // only a field value has OWS to trim

@@ -130,6 +130,7 @@ class HttpParser {
   Field field_ = Field::kNone;
   Scan scan_ = Scan::kLines;
   bool pending_cr_ = false;   // kLines/kTrailers: last byte was CR
+  bool cr_ended_empty_line_ = false;  // ... and it was the only byte of its line
   bool line_start_ = true;    // kLines/kTrailers: next byte starts a line
   bool in_trailers_ = false;  // llhttp's field callbacks now deliver trailers
   bool response_to_head_ = false;
