@@ -78,9 +78,11 @@ void BufferPool::give(char* block, size_t size) {
 void BufferPool::trim() {
   bool wanted = false;
   for (SizeClass& c : t_pool.classes) {
-    c.unmap_beyond(std::max(kIdleFloor, c.peak), &t_pool.mapped);
+    // The window ends: its peak becomes the previous one (leased <= it, so keep() is then
+    // max(floor, that peak), what the window needed).
     c.prev_peak = c.peak;
     c.peak = c.leased;
+    c.unmap_beyond(c.keep(), &t_pool.mapped);
     wanted = wanted || c.idle.size() > kIdleFloor;
   }
   t_pool.trim_wanted = wanted;

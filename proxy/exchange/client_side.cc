@@ -44,7 +44,7 @@ uint32_t error_flags(int status, uint32_t already) {
 ProxyConnection::ProxyConnection(ExchangeContext& worker)
     : worker_(worker),
       loop_(worker.loop()),
-      in_(worker.current()->config->limits.max_header_bytes + loop_.recv_buffer_size()),
+      in_(input_capacity(worker.current()->config->limits)),
       client_deadline_([this] { on_client_timer(); }),
       upstream_timer_([this] { on_upstream_timer(); }) {}
 
@@ -84,8 +84,8 @@ void ProxyConnection::maybe_return_exchange() {
 
 void ProxyConnection::open(int fd) {
   const LimitsConfig& limits = worker_.current()->config->limits;
-  if (in_.capacity() != limits.max_header_bytes + loop_.recv_buffer_size()) {
-    in_.reset_capacity(limits.max_header_bytes + loop_.recv_buffer_size());  // limits changed by a reload
+  if (in_.capacity() != input_capacity(limits)) {
+    in_.reset_capacity(input_capacity(limits));  // limits changed by a reload
   }
   // This object served another client before (Worker pools them): bytes that client left
   // unread (a pipelined request after a 400, the body after a 413) must never be parsed as
@@ -168,8 +168,8 @@ void ProxyConnection::on_data(const char* data, size_t len) {
     const Config& cfg = *worker_.current()->config;
     // The exchange's parser takes today's limits, so the receive buffer must too (a reload
     // since open() may have raised max_header_bytes): else an allowed head could not fit.
-    if (!x_ && in_.empty() && in_.capacity() != cfg.limits.max_header_bytes + loop_.recv_buffer_size()) {
-      in_.reset_capacity(cfg.limits.max_header_bytes + loop_.recv_buffer_size());
+    if (!x_ && in_.empty() && in_.capacity() != input_capacity(cfg.limits)) {
+      in_.reset_capacity(input_capacity(cfg.limits));
     }
     set_client_deadline(cfg.timeouts.client_header);
   }

@@ -111,6 +111,8 @@ class ProxyConnection final : public net::SocketHandler,
   void on_upstream_timer();
   void set_upstream_deadline(base::Millis after);
   void tunnel_client_bytes(const char* data, size_t len);
+  // The client receive buffer holds the longest allowed head plus one whole read.
+  size_t input_capacity(const LimitsConfig& l) const { return l.max_header_bytes + loop_.recv_buffer_size(); }
 
   ExchangeContext& worker_;
   net::Loop& loop_;

@@ -10,8 +10,6 @@
 namespace ringway::e2e {
 namespace {
 
-using ProxyLifecycle = ProxyE2E;
-
 ProxyConfig tagged_config(const std::string& server, const std::string& generation) {
   ProxyConfig c = single_route(server);
   c.headers = "{response: {set: {X-Generation: " + generation + "}}}";
@@ -37,6 +35,18 @@ void reach_generation(RawConnection& conn, const std::string& want) {
   ASSERT_EQ(generation, want);
 }
 
+class ProxyLifecycle : public ProxyE2E {
+ protected:
+  // Writes `next`, reloads (counted as a success) and waits until `conn` is served by it.
+  void reload_to(RawConnection& conn, const ProxyConfig& next, const std::string& generation) {
+    const double before = reloads(scrape(), "success");
+    ASSERT_TRUE(proxy_.write_config(next.to_yaml()));
+    ASSERT_TRUE(proxy_.reload()) << proxy_.log();
+    expect_delta("ringway_config_reloads_total", {{"result", "success"}}, before, 1);
+    ASSERT_NO_FATAL_FAILURE(reach_generation(conn, generation));
+  }
+};
+
 TEST_P(ProxyLifecycle, RaisedHeaderLimitAppliesToAConnectionOpenedBefore) {
   FakeUpstream& up = start_upstream(reply_always(http_response(200, "ok")));
   ProxyConfig one = tagged_config(up.address(), "one");
@@ -46,13 +56,9 @@ TEST_P(ProxyLifecycle, RaisedHeaderLimitAppliesToAConnectionOpenedBefore) {
   ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
   ASSERT_TRUE(conn.send("GET /up/a HTTP/1.1\r\nHost: h\r\n\r\n"));
   ASSERT_TRUE(conn.read_response(kIoTimeout)) << conn.error();
-  const double before = reloads(scrape(), "success");
   ProxyConfig two = tagged_config(up.address(), "two");
   two.limits = "max_header_bytes: 65536";
-  ASSERT_TRUE(proxy_.write_config(two.to_yaml()));
-  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
-  expect_delta("ringway_config_reloads_total", {{"result", "success"}}, before, 1);
-  ASSERT_NO_FATAL_FAILURE(reach_generation(conn, "two"));
+  ASSERT_NO_FATAL_FAILURE(reload_to(conn, two, "two"));
   // Then a 40 KiB head on it: over the old limit, within the new one. The connection's
   // receive buffer follows the limits its next request is parsed under.
   ASSERT_TRUE(conn.send("GET /up/c HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(40000, 'b') +
@@ -72,13 +78,9 @@ TEST_P(ProxyLifecycle, ReloadThatChangesRecvBufferAppliesTheRestAndSaysItNeedsAR
   ASSERT_TRUE(conn.send("GET /up/a HTTP/1.1\r\nHost: h\r\n\r\n"));
   ASSERT_TRUE(conn.read_response(kIoTimeout)) << conn.error();
   EXPECT_EQ(proxy_.log().find("take effect at restart"), std::string::npos) << proxy_.log();
-  const double before = reloads(scrape(), "success");
   ProxyConfig two = tagged_config(up.address(), "two");
   two.limits = "recv_buffer: 64KiB";
-  ASSERT_TRUE(proxy_.write_config(two.to_yaml()));
-  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
-  expect_delta("ringway_config_reloads_total", {{"result", "success"}}, before, 1);
-  ASSERT_NO_FATAL_FAILURE(reach_generation(conn, "two"));
+  ASSERT_NO_FATAL_FAILURE(reload_to(conn, two, "two"));
   const std::string warning = "limits.recv_buffer changes take effect at restart";
   auto warnings = [&] {
     const std::string log = proxy_.log();
@@ -91,13 +93,9 @@ TEST_P(ProxyLifecycle, ReloadThatChangesRecvBufferAppliesTheRestAndSaysItNeedsAR
   // and back to the start-up 16 KiB is what runs, so no warning.
   ProxyConfig three = tagged_config(up.address(), "three");
   three.limits = "recv_buffer: 64KiB";
-  ASSERT_TRUE(proxy_.write_config(three.to_yaml()));
-  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
-  ASSERT_NO_FATAL_FAILURE(reach_generation(conn, "three"));
+  ASSERT_NO_FATAL_FAILURE(reload_to(conn, three, "three"));
   EXPECT_EQ(warnings(), 2u) << proxy_.log();
-  ASSERT_TRUE(proxy_.write_config(tagged_config(up.address(), "four").to_yaml()));
-  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
-  ASSERT_NO_FATAL_FAILURE(reach_generation(conn, "four"));
+  ASSERT_NO_FATAL_FAILURE(reload_to(conn, tagged_config(up.address(), "four"), "four"));
   EXPECT_EQ(warnings(), 2u) << proxy_.log();
 }
 
@@ -139,16 +137,11 @@ TEST_P(ProxyLifecycle, ReloadWithAValidConfigAppliesWithoutDroppingConnections) 
   auto first = conn.read_response(kIoTimeout);
   ASSERT_TRUE(first) << conn.error();
   EXPECT_EQ(first->header("X-Generation"), "one");
-  const double before = reloads(scrape(), "success");
 
   ProxyConfig next = tagged_config(up.address(), "two");
   next.routes.push_back(RouteSpec("/added/", "up"));
-  ASSERT_TRUE(proxy_.write_config(next.to_yaml()));
-  ASSERT_TRUE(proxy_.reload()) << proxy_.log();
-  expect_delta("ringway_config_reloads_total", {{"result", "success"}}, before, 1);
-
   // Same connection throughout: the reload drops none.
-  ASSERT_NO_FATAL_FAILURE(reach_generation(conn, "two"));
+  ASSERT_NO_FATAL_FAILURE(reload_to(conn, next, "two"));
   ASSERT_TRUE(conn.send("GET /added/x HTTP/1.1\r\nHost: h\r\n\r\n"));
   auto added = conn.read_response(kIoTimeout);
   ASSERT_TRUE(added) << conn.error();
