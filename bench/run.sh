@@ -25,6 +25,8 @@ Usage: bench/run.sh [--quick] [options]
   --proxies "LIST"     of: direct relay relay-epoll ringway ringway-epoll nginx haproxy h2o
                        ringway-base (the ringway binary in \$RINGWAY_BASE: before/after rows)
                        ringway-bigread (ringway with limits.recv_buffer: 64KiB instead of 16KiB)
+                       ringway-copy (ringway with limits.splice_min: 0: every body through user space)
+                       relay-zc (the relay sending with IORING_OP_SENDMSG_ZC)
                        (default: relay ringway ringway-epoll nginx haproxy h2o)
   --conns "LIST"       client connections (default: 1 16 64 256 1024)
   --sizes "LIST"       response body bytes (default: 100 4096 65536 1048576)

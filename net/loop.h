@@ -44,7 +44,14 @@ class SocketHandler {
   virtual void on_sent(ssize_t res) { (void)res; }
   // Non-blocking connect finished: 0 on success or -errno.
   virtual void on_connected(int res) { (void)res; }
+  // The splice started with Loop::splice from this socket ended: `moved` bytes reached the
+  // other socket. err == 0: all that was asked; kSpliceSourceEnded: this socket hit EOF
+  // first; < 0: -errno, from the other socket when sink_failed, else from this one.
+  virtual void on_spliced(uint64_t moved, int err, bool sink_failed) { (void)moved, (void)err, (void)sink_failed; }
 };
+
+// on_spliced's err when the source ended (orderly EOF) before the requested length.
+constexpr int kSpliceSourceEnded = 1;
 
 // Opaque per-socket record owned by the loop.
 struct Socket;
@@ -55,6 +62,7 @@ struct LoopStats {
   uint64_t enters = 0;         // io_uring_enter / epoll_wait calls
   uint64_t completions = 0;    // events processed
   uint64_t buffer_shortages = 0;  // io_uring provided-buffer ring ran dry (multishot re-armed)
+  uint64_t spliced_bytes = 0;     // moved socket to socket by splice() (never in user space)
 };
 
 struct LoopOptions {
@@ -66,6 +74,10 @@ struct LoopOptions {
   // gets ENOBUFS for the rest, which re-arms and reads them next turn (buffer_shortages).
   unsigned recv_buffers = 256;
   unsigned recv_buffer_size = 16384;  // bytes per receive buffer / epoll read chunk
+  // io_uring only: sends as IORING_OP_SENDMSG_ZC (the kernel reads the pages in place and
+  // posts a second completion when it no longer needs them; on_sent waits for that). For
+  // measuring it (bench/relay --send-zc); the proxy and services do not set it.
+  bool send_zc = false;
 };
 
 class Loop {
@@ -111,6 +123,17 @@ class Loop {
   // until on_sent. REQUIRES: no other send outstanding on this socket.
   static constexpr int kMaxIov = 8;
   virtual void send(Socket* s, const iovec* iov, int iovcnt) = 0;
+  // Moves exactly `len` bytes received on `from` to `to` inside the kernel: splice(2) through
+  // a pipe the loop lends, so they are never copied to user space. Completes once through
+  // from's on_spliced; closing either socket cancels it without a callback.
+  // REQUIRES: no recv wanted or outstanding on `from` (a paced socket paused inside its
+  // on_data has none), no send outstanding on `to`, and none started until on_spliced.
+  // Returns: false, with nothing started, when no pipe can be had (EMFILE) or the REQUIRES
+  // on `from` do not hold (a recv still armed): copy instead.
+  virtual bool splice(Socket* from, Socket* to, uint64_t len) = 0;
+  // Bytes the splice running from `from` has delivered so far (0 without one): progress for
+  // a caller's timeouts, which see no data callbacks meanwhile.
+  virtual uint64_t splice_progress(const Socket* from) const = 0;
   // Starts a non-blocking connect; completes through on_connected.
   virtual void connect(Socket* s, const sockaddr* addr, socklen_t len) = 0;
   // Half-closes the write side (shutdown(SHUT_WR)) once outstanding sends are done.

@@ -73,6 +73,14 @@ class EpollLoop final : public Loop {
     try_send(s);
   }
 
+  bool splice(Socket* from, Socket* to, uint64_t len) override {
+    SpliceOp* op = splices_.start(from, to, len);
+    // Bytes already waiting in `from` raised their edge long ago: pump now.
+    if (op) run_splice(op);
+    return op != nullptr;
+  }
+  uint64_t splice_progress(const Socket* from) const override { return SpliceTable::progress(from); }
+
   void connect(Socket* s, const sockaddr* addr, socklen_t len) override {
     s->connect_pending = true;
     if (::connect(s->fd, addr, len) == 0) {
@@ -94,6 +102,7 @@ class EpollLoop final : public Loop {
     if (s->closed) return;
     s->closed = true;
     s->handler = nullptr;
+    splices_.end_all(s);
     ::close(s->fd);  // also removes it from the epoll set
     // Events for it may still sit in this turn's batch: free the record after the turn.
     graveyard_.push_back(s);
@@ -106,7 +115,7 @@ class EpollLoop final : public Loop {
       run_deferred();  // may give buffers back: arm their trim before sleeping
       int wait_ms = arm_trim_and_next_wait();
       if (stopping()) break;
-      if (!ready_.empty() || !done_.empty()) wait_ms = 0;
+      if (!ready_.empty() || !done_.empty() || !spliced_.empty()) wait_ms = 0;
       ++stats_.turns;
       ++stats_.enters;
       int n = epoll_wait(epfd_, events, 256, wait_ms);
@@ -160,7 +169,7 @@ class EpollLoop final : public Loop {
   // Delivers queued completions and read attempts until nothing new is queued, then frees
   // records closed during the turn.
   void run_deferred() {
-    while (!done_.empty() || !ready_.empty()) {
+    while (!done_.empty() || !ready_.empty() || !spliced_.empty()) {
       // Swap into member scratch vectors so no turn allocates once capacity is warm.
       std::vector<Completion>& batch = done_batch_;
       batch.clear();
@@ -180,6 +189,12 @@ class EpollLoop final : public Loop {
           if (s->handler) s->handler->on_connected(static_cast<int>(c.res));
         }
       }
+      std::vector<SpliceDone>& spliced = spliced_batch_;
+      spliced.clear();
+      spliced.swap(spliced_);
+      for (const SpliceDone& d : spliced) {
+        if (!d.from->closed && d.from->handler) d.from->handler->on_spliced(d.moved, d.err, d.sink_failed);
+      }
       std::vector<Socket*>& ready = ready_batch_;
       ready.clear();
       ready.swap(ready_);
@@ -192,7 +207,20 @@ class EpollLoop final : public Loop {
     graveyard_.clear();
   }
 
+  // Edge-triggered: a pump that stops on EAGAIN resumes at that side's next edge.
+  void run_splice(SpliceOp* op) {
+    int err = 0;
+    bool sink_failed = false;
+    const uint64_t before = op->moved;
+    const PumpWait wait = pump_splice(op, op->from->fd, op->to->fd, &err, &sink_failed);
+    stats_.spliced_bytes += op->moved - before;
+    if (wait != PumpWait::kDone) return;
+    spliced_.push_back({op->from, op->moved, err, sink_failed});
+    splices_.end(op);
+  }
+
   void on_writable(Socket* s) {
+    if (s->splice_dst) run_splice(s->splice_dst);
     if (s->connect_pending) {
       int err = 0;
       socklen_t len = sizeof err;
@@ -229,6 +257,10 @@ class EpollLoop final : public Loop {
 
   // drain: read until EAGAIN/EOF even after a short read (the edge may not repeat).
   void on_readable(Socket* s, bool drain) {
+    if (s->splice_src) {
+      run_splice(s->splice_src);
+      return;  // REQUIRES of splice(): nobody receives from it meanwhile
+    }
     if (s->accepting) {
       accept_all(s);
       return;
@@ -276,6 +308,9 @@ class EpollLoop final : public Loop {
   std::vector<Completion> done_batch_;
   std::vector<Socket*> ready_batch_;
   std::vector<Socket*> graveyard_;
+  SpliceTable splices_;
+  std::vector<SpliceDone> spliced_;
+  std::vector<SpliceDone> spliced_batch_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/loop.h"
+#include "net/splice_pump.h"
 
 namespace ringway::net {
 
@@ -19,6 +20,10 @@ struct OpState {
   iovec iov[Loop::kMaxIov];
   int iovcnt = 0;
   size_t send_total = 0;
+  // io_uring zero-copy sends: notifications still to come, and the result they hold back.
+  int zc_notifs = 0;
+  bool zc_done = false;
+  ssize_t zc_result = 0;
   msghdr msg{};
   sockaddr_storage peer{};
   socklen_t peer_len = 0;
@@ -51,8 +56,16 @@ struct alignas(16) Socket {
   bool recv_poll_first = false;
   uint32_t in_flight = 0;      // SQEs that still reference this record
 
+  // io_uring: a poll for the splice through this socket is live (kernel holds user_data).
+  bool splice_poll_in_armed = false;
+  bool splice_poll_out_armed = false;
+
   // epoll bookkeeping.
   bool in_ready_list = false;  // queued for a read attempt this turn
+
+  // The splice reading from this socket, and the one writing to it (Loop::splice).
+  SpliceOp* splice_src = nullptr;
+  SpliceOp* splice_dst = nullptr;
 
   // Only while a send or connect is outstanding (lent by the loop's OpStatePool): an idle
   // connection's record carries no iovecs, msghdr or address.
@@ -124,6 +137,54 @@ class SocketPool {
   SlabPool<OpState> ops_;
 };
 
+// The splices of one loop: their records and the pipes they borrow.
+class SpliceTable {
+ public:
+  // Returns: the new op, pointed at by from->splice_src and to->splice_dst; nullptr when
+  // Loop::splice's REQUIRES do not hold (a recv wanted or armed on `from`: it would take
+  // bytes the splice must move; either socket already in a splice) or no pipe could be made.
+  SpliceOp* start(Socket* from, Socket* to, uint64_t len) {
+    if (from->recv_wanted || from->recv_armed || from->splice_src || to->splice_dst) return nullptr;
+    int r = -1, w = -1, err = 0;
+    if (!pipes_.take(&r, &w, &err)) return nullptr;
+    SpliceOp* op = ops_.get();
+    *op = SpliceOp{};
+    op->from = from;
+    op->to = to;
+    op->pipe_r = r;
+    op->pipe_w = w;
+    op->to_read = len;
+    from->splice_src = op;
+    to->splice_dst = op;
+    return op;
+  }
+  // Detaches both sockets and gives the pipe back (closed if bytes are left in it).
+  void end(SpliceOp* op) {
+    op->from->splice_src = nullptr;
+    op->to->splice_dst = nullptr;
+    pipes_.give(op->pipe_r, op->pipe_w, op->in_pipe == 0);
+    ops_.put(op);
+  }
+  static uint64_t progress(const Socket* from) { return from->splice_src ? from->splice_src->moved : 0; }
+  // close(s): cancels the splices through s.
+  void end_all(Socket* s) {
+    if (s->splice_src) end(s->splice_src);
+    if (s->splice_dst) end(s->splice_dst);
+  }
+
+ private:
+  SlabPool<SpliceOp> ops_;
+  PipePool pipes_;
+};
+
+// What a finished splice reports to its source's handler (delivered later in the turn).
+struct SpliceDone {
+  Socket* from;
+  uint64_t moved;
+  int err;
+  bool sink_failed;
+};
+
 // Advances the op's iovec copy past `n` sent bytes. Returns: true when all is sent.
 inline bool advance_iov(OpState* s, size_t n) {
   int i = 0;
@@ -145,6 +206,8 @@ inline bool advance_iov(OpState* s, size_t n) {
 inline void copy_iov(OpState* s, const iovec* iov, int iovcnt) {
   s->iovcnt = 0;
   s->send_total = 0;
+  s->zc_notifs = 0;  // a pooled op may come from a socket closed mid-send
+  s->zc_done = false;
   for (int i = 0; i < iovcnt; ++i) {
     if (iov[i].iov_len == 0) continue;
     s->iov[s->iovcnt++] = iov[i];

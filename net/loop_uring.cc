@@ -2,6 +2,7 @@
 // io_uring_enter per loop turn (submit + wait), SINGLE_ISSUER|DEFER_TASKRUN rings.
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -17,7 +18,11 @@ namespace ringway::net {
 namespace {
 
 // Operation tag packed into the low bits of user_data (Socket is 16-byte aligned).
-enum Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kConnect = 4, kClose = 5, kCancel = 6, kWake = 7 };
+enum Op : uint64_t {
+  kAccept = 1, kRecv = 2, kSend = 3, kConnect = 4, kClose = 5, kCancel = 6, kWake = 7,
+  kSpliceIn = 8,   // poll: the splice source has bytes (or EOF)
+  kSpliceOut = 9,  // poll: the splice sink has room
+};
 constexpr uint64_t kOpMask = 0xf;
 constexpr uint16_t kBufferGroup = 0;
 
@@ -151,6 +156,15 @@ class UringLoop final : public Loop {
     submit_send(s);
   }
 
+  // IORING_OP_SPLICE always runs in an io-wq thread (the kernel forces it async); splice(2)
+  // with SPLICE_F_NONBLOCK on the loop thread, woken by single-shot polls, does not.
+  bool splice(Socket* from, Socket* to, uint64_t len) override {
+    SpliceOp* op = splices_.start(from, to, len);
+    if (op) run_splice(op);  // pumps until a side would block, then polls for it
+    return op != nullptr;
+  }
+  uint64_t splice_progress(const Socket* from) const override { return SpliceTable::progress(from); }
+
   void connect(Socket* s, const sockaddr* addr, socklen_t len) override {
     OpState* op = pool_.op(s);
     memcpy(&op->peer, addr, len);
@@ -175,6 +189,7 @@ class UringLoop final : public Loop {
     s->closed = true;
     s->handler = nullptr;
     s->accepting = s->recv_wanted = false;
+    splices_.end_all(s);
     if (s->in_flight == 0) {
       submit_close(s);
     } else if (!s->cancel_sent) {
@@ -188,6 +203,9 @@ class UringLoop final : public Loop {
   void run() override {
     while (!stopping()) {
       int wait_ms = run_housekeeping();
+      // Before the enter: a socket closed meanwhile must not have its record reused (its
+      // close CQE) while a completion for it still waits here.
+      flush_spliced();
       if (stopping()) break;
       if (!empty_sends_.empty()) wait_ms = 0;
       ++stats_.turns;
@@ -204,6 +222,7 @@ class UringLoop final : public Loop {
       refresh_clock();
       process_completions();
       flush_empty_sends();
+      flush_spliced();
     }
     // Push out any close/cancel SQEs queued by the last callbacks.
     io_uring_submit(&ring_);
@@ -227,7 +246,7 @@ class UringLoop final : public Loop {
     const Need needs[] = {{IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_RECV, "RECV"},
                           {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_CONNECT, "CONNECT"},
                           {IORING_OP_CLOSE, "CLOSE"},     {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-                          {IORING_OP_READ, "READ"}};
+                          {IORING_OP_READ, "READ"},       {IORING_OP_POLL_ADD, "POLL_ADD"}};
     for (const Need& n : needs) {
       if (!io_uring_opcode_supported(probe, n.op)) {
         *error = std::string("io_uring op ") + n.name + " not supported by this kernel";
@@ -333,7 +352,11 @@ class UringLoop final : public Loop {
     op->msg.msg_iov = op->iov;
     op->msg.msg_iovlen = static_cast<size_t>(op->iovcnt);
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_sendmsg(sqe, s->fd, &op->msg, MSG_NOSIGNAL);
+    if (options_.send_zc) {
+      io_uring_prep_sendmsg_zc(sqe, s->fd, &op->msg, MSG_NOSIGNAL);
+    } else {
+      io_uring_prep_sendmsg(sqe, s->fd, &op->msg, MSG_NOSIGNAL);
+    }
     io_uring_sqe_set_data64(sqe, pack(s, kSend));
     ++s->in_flight;
   }
@@ -354,6 +377,56 @@ class UringLoop final : public Loop {
       batch.swap(empty_sends_);
       for (Socket* s : batch) {
         if (!s->closed && s->handler) s->handler->on_sent(0);
+      }
+    }
+  }
+
+  void run_splice(SpliceOp* op) {
+    int err = 0;
+    bool sink_failed = false;
+    const uint64_t before = op->moved;
+    const PumpWait wait = pump_splice(op, op->from->fd, op->to->fd, &err, &sink_failed);
+    stats_.spliced_bytes += op->moved - before;
+    switch (wait) {
+      case PumpWait::kReadable:
+        if (!op->from->splice_poll_in_armed) arm_splice_poll(op->from, POLLIN, kSpliceIn);
+        return;
+      case PumpWait::kWritable:
+        if (!op->to->splice_poll_out_armed) arm_splice_poll(op->to, POLLOUT, kSpliceOut);
+        return;
+      case PumpWait::kDone:
+        spliced_.push_back({op->from, op->moved, err, sink_failed});
+        splices_.end(op);
+        return;
+    }
+  }
+
+  void arm_splice_poll(Socket* s, unsigned events, Op tag) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, s->fd, events);
+    io_uring_sqe_set_data64(sqe, pack(s, tag));
+    (tag == kSpliceIn ? s->splice_poll_in_armed : s->splice_poll_out_armed) = true;
+    ++s->in_flight;
+  }
+
+  // A poll of a splice fired (or was cancelled): pump again; errors show in splice(2) itself.
+  void handle_splice_poll(Socket* s, Op tag) {
+    (tag == kSpliceIn ? s->splice_poll_in_armed : s->splice_poll_out_armed) = false;
+    op_done(s);
+    if (s->closed) return;
+    // The op may have ended since (its other socket closed): a stale poll wakes nothing.
+    SpliceOp* op = tag == kSpliceIn ? s->splice_src : s->splice_dst;
+    if (op) run_splice(op);
+  }
+
+  // Splice completions are delivered after the turn's CQEs, never inside Loop::splice().
+  void flush_spliced() {
+    while (!spliced_.empty()) {
+      std::vector<SpliceDone>& batch = spliced_batch_;
+      batch.clear();
+      batch.swap(spliced_);
+      for (const SpliceDone& d : batch) {
+        if (!d.from->closed && d.from->handler) d.from->handler->on_spliced(d.moved, d.err, d.sink_failed);
       }
     }
   }
@@ -386,11 +459,13 @@ class UringLoop final : public Loop {
     switch (static_cast<Op>(data & kOpMask)) {
       case kAccept: return handle_accept(s, res, more);
       case kRecv: return handle_recv(s, res, more, cqe->flags);
-      case kSend: return handle_send(s, res);
+      case kSend: return options_.send_zc ? handle_send_zc(s, res, cqe->flags) : handle_send(s, res);
       case kConnect: return handle_connect(s, res);
       case kClose: pool_.put(s); return;
       case kCancel: return;
       case kWake: arm_wake(); return;
+      case kSpliceIn:
+      case kSpliceOut: return handle_splice_poll(s, static_cast<Op>(data & kOpMask));
     }
   }
 
@@ -465,6 +540,44 @@ class UringLoop final : public Loop {
     if (s->handler) s->handler->on_sent(result);
   }
 
+  // Zero-copy sends post the result (with F_MORE when a notification follows) and then a
+  // notification (F_NOTIF) once the kernel is done with the pages: the caller's buffer may be
+  // reused only then, so on_sent waits for the last notification.
+  void handle_send_zc(Socket* s, int res, uint32_t flags) {
+    OpState* op = s->op;
+    if (flags & IORING_CQE_F_NOTIF) {
+      op_done(s);
+      --op->zc_notifs;
+      if (!s->closed && op->zc_done && op->zc_notifs == 0) finish_send_zc(s);
+      return;
+    }
+    if (flags & IORING_CQE_F_MORE) {
+      ++op->zc_notifs;  // the SQE stays in flight until its notification
+    } else {
+      op_done(s);
+    }
+    if (s->closed) return;
+    if (res > 0 && !advance_iov(op, static_cast<size_t>(res))) {
+      submit_send(s);
+      return;
+    }
+    op->zc_done = true;
+    op->zc_result = res > 0 ? static_cast<ssize_t>(op->send_total) : (res == 0 ? -EPIPE : res);
+    if (op->zc_notifs == 0) finish_send_zc(s);
+  }
+
+  void finish_send_zc(Socket* s) {
+    const ssize_t result = s->op->zc_result;
+    s->op->zc_done = false;
+    s->send_pending = false;
+    if (!s->connect_pending) pool_.release_op(s);
+    if (s->shutdown_after_send) {
+      s->shutdown_after_send = false;
+      ::shutdown(s->fd, SHUT_WR);
+    }
+    if (s->handler) s->handler->on_sent(result);
+  }
+
   void handle_connect(Socket* s, int res) {
     op_done(s);
     s->connect_pending = false;
@@ -486,6 +599,9 @@ class UringLoop final : public Loop {
   SocketPool pool_;
   std::vector<Socket*> empty_sends_;
   std::vector<Socket*> empty_batch_;
+  SpliceTable splices_;
+  std::vector<SpliceDone> spliced_;
+  std::vector<SpliceDone> spliced_batch_;
 };
 
 }  // namespace

@@ -57,6 +57,12 @@ ProxyMetrics::ProxyMetrics(metrics::Registry& r)
                                   "6.5.1), named in Connection or owned by header rules.",
                                   {})
                         .with({})),
+      spliced_bytes(r.add_counter("ringway_response_bytes_spliced_total",
+                                  "Response body bytes moved from upstream to client socket inside "
+                                  "the kernel (splice), never copied to user space "
+                                  "(limits.splice_min).",
+                                  {})
+                        .with({})),
       config_reloads(r.add_counter("ringway_config_reloads_total",
                                    "Configuration reloads by result (success, error).",
                                    {"result"})),

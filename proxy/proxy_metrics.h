@@ -29,6 +29,7 @@ struct ProxyMetrics {
   metrics::Gauge connections_active;
   metrics::Counter connections_accepted;
   metrics::Counter trailer_drops;                 // trailer fields not forwarded (RFC 9110 §6.5.1)
+  metrics::Counter spliced_bytes;                 // response body bytes moved by splice(2)
   metrics::CounterFamily& config_reloads;         // {result}
   metrics::GaugeFamily& build_info;               // {version,io,io_fallback_reason}
   metrics::Counter access_log_errors;             // access log lines lost (write error, full queue)

@@ -147,7 +147,7 @@ def plots(out_dir, med, groups):
     for mode, workers in groups:
         keys = [k for k in med if k[0] == mode and k[1] == workers]
         sizes = sorted({k[3] for k in keys})
-        proxies = [p for p in ["relay", "relay-epoll", "ringway", "ringway-base", "ringway-bigread", "ringway-epoll", "nginx", "haproxy",
+        proxies = [p for p in ["relay", "relay-epoll", "relay-zc", "ringway", "ringway-base", "ringway-bigread", "ringway-copy", "ringway-epoll", "nginx", "haproxy",
                                "h2o", "direct"] if any(k[4] == p for k in keys)]
         if not sizes or not proxies:
             continue

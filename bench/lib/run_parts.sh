@@ -38,7 +38,8 @@ BACKEND_PORT=$BASE_PORT
 declare -A PORT=([direct]=$BASE_PORT [relay]=$((BASE_PORT + 2)) [relay-epoll]=$((BASE_PORT + 3))
                  [ringway]=$((BASE_PORT + 4)) [ringway-epoll]=$((BASE_PORT + 6)) [nginx]=$((BASE_PORT + 8))
                  [haproxy]=$((BASE_PORT + 9)) [h2o]=$((BASE_PORT + 10)) [ringway-log]=$((BASE_PORT + 11))
-                 [ringway-base]=$((BASE_PORT + 12)) [ringway-bigread]=$((BASE_PORT + 13)))
+                 [ringway-base]=$((BASE_PORT + 12)) [ringway-bigread]=$((BASE_PORT + 13))
+                 [ringway-copy]=$((BASE_PORT + 16)) [relay-zc]=$((BASE_PORT + 18)))
 declare -A PROXY_PID=()
 
 # Path of a response of $2 bytes through proxy $1: proxies route /service1/ to the backend and
@@ -50,6 +51,14 @@ url_of() {
   esac
 }
 
+# The ringway variants: a limits key on top of the defaults (empty for the others).
+limits_extra() {
+  case $1 in
+    ringway-bigread) echo ', recv_buffer: 64KiB' ;;
+    ringway-copy) echo ', splice_min: 0' ;;
+  esac
+}
+
 # render TEMPLATE NAME WORKERS MAXCONN [ACCESS_LOG_LINE]: a config for proxy NAME.
 render() {
   local io=io_uring admin=$((${PORT[$2]} + 1))
@@ -57,7 +66,7 @@ render() {
   sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#${PORT[$2]}#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g" \
       -e "s#@ADMIN_PORT@#$admin#g" -e "s#@IO@#$io#g" -e "s#@USER@#$(id -un)#g" \
       -e "s#@WORKERS@#$3#g" -e "s#@MAXCONN@#$4#g" -e "s#@ACCESS_LOG@#${5:-}#g" \
-      -e "s#@LIMITS_EXTRA@#$([[ $2 == ringway-bigread ]] && echo ', recv_buffer: 64KiB')#g" "$1" |
+      -e "s#@LIMITS_EXTRA@#$(limits_extra "$2")#g" "$1" |
     limit_upstream "$1"
 }
 
@@ -101,12 +110,13 @@ start_proxy() {
   local -a cmd
   case $name in
     direct) PROXY_PID[$name]=""; return 0 ;;
-    relay | relay-epoll)
+    relay | relay-epoll | relay-zc)
       local io=io_uring
       [[ $name == relay-epoll ]] && io=epoll
       cmd=("$BIN/ringway_relay" --listen "127.0.0.1:${PORT[$name]}" --upstream "127.0.0.1:$BACKEND_PORT"
-           --io "$io" --workers "$workers") ;;
-    ringway | ringway-epoll | ringway-log | ringway-base | ringway-bigread)
+           --io "$io" --workers "$workers")
+      [[ $name == relay-zc ]] && cmd+=(--send-zc) ;;
+    ringway | ringway-epoll | ringway-log | ringway-base | ringway-bigread | ringway-copy)
       # ringway-base: another build of ringway ($RINGWAY_BASE), for before/after rows.
       local bin=$BIN/ringway
       if [[ $name == ringway-base ]]; then

@@ -199,9 +199,12 @@ int run(int argc, char** argv) {
   app.add_option("--upstream", upstream, "ADDR:PORT to relay each client to")->capture_default_str();
   app.add_option("--io", io, "I/O engine: auto | io_uring | epoll")->capture_default_str();
   app.add_option("--workers", workers, "worker threads on SO_REUSEPORT listeners")->capture_default_str();
+  bool send_zc = false;
+  app.add_flag("--send-zc", send_zc, "io_uring: send with IORING_OP_SENDMSG_ZC (zero-copy)");
   CLI11_PARSE(app, argc, argv);
 
   net::LoopOptions options;
+  options.send_zc = send_zc;
   net::ResolvedAddress listen_addr, upstream_addr;
   std::string error;
   if (!net::parse_io_mode(io, &options.mode)) error = "--io must be auto, io_uring or epoll";

@@ -106,6 +106,11 @@ struct LimitsConfig {
   // larger sends (less CPU per MB) but a read that pauses a stream can overshoot its
   // stream_buffer by up to one buffer, which is what a slow reader then holds.
   uint64_t recv_buffer = 16384;
+  // Content-Length response bodies with at least this many bytes still to come once the
+  // head is forwarded move from the upstream socket to the client's inside the kernel
+  // (splice(2) through a pipe): no copy to user space, and a slow reader holds pipe pages,
+  // not buffers. 0 = never; 0 .. 1 TiB.
+  uint64_t splice_min = 32768;
 };
 
 // All > 0 except drain, where 0 means "stop at once".

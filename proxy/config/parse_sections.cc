@@ -250,6 +250,8 @@ void read_limits(Reader& r, const Field& f, LimitsConfig* out) {
        [&r, out](const Field& x) { r.read_size(x, 16, 1024 * 1024, &out->max_chunk_ext_bytes); }},
       {"stream_buffer",
        [&r, out](const Field& x) { r.read_size(x, 4096, 64 * 1024 * 1024, &out->stream_buffer); }},
+      {"splice_min",
+       [&r, out](const Field& x) { r.read_size(x, 0, uint64_t{1} << 40, &out->splice_min); }},
       {"recv_buffer",
        [&r, out](const Field& x) {
          // A power of two: io_uring's provided-buffer ring needs a power-of-two count of them.

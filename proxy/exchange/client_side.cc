@@ -110,6 +110,7 @@ void ProxyConnection::reset_request_state() {
   ExchangeState& x = ex();
   x.req_done = x.head_sent = x.body_sent = x.up_sending = x.up_connecting = false;
   x.resp_started = x.resp_done = x.panic = false;
+  x.splice_pending = x.splicing = false;
   x.attempts = 0;
   x.status = 0;
   x.upstream_ttfb_ns = x.queue_wait_ns = 0;
@@ -380,7 +381,9 @@ void ProxyConnection::finish_request_body() {
 
 void ProxyConnection::flush_client() {
   ExchangeState& x = ex();
-  if (x.client_sending || x.client_out.empty() || phase_ == Phase::kClosed) return;
+  // While a splice writes to the client socket, anything queued waits for it (REQUIRES of
+  // Loop::splice); nothing but a close normally comes in between.
+  if (x.client_sending || x.splicing || x.client_out.empty() || phase_ == Phase::kClosed) return;
   x.client_sending_buf.swap(x.client_out);
   x.client_out.clear();
   x.client_sending = true;
@@ -402,6 +405,8 @@ void ProxyConnection::on_sent(ssize_t res) {
   }
   if (!x.client_out.empty()) {
     flush_client();
+  } else if (x.splice_pending) {
+    start_splice_when_flushed();
   } else if (x.upstream_paused && x.up) {
     x.upstream_paused = false;
     loop_.start_recv(x.up->socket());
@@ -560,6 +565,7 @@ void ProxyConnection::close() {
     // drop_upstream() forgets the upstream send; its buffer may still be read until the
     // cancel is processed, so the exchange must not go back to the spares yet.
     sending_at_close_ = x_->up_sending;
+    if (x_->splicing && x_->up) count_spliced(loop_.splice_progress(x_->up->socket()));
     drop_upstream(false);
     x_->server.reset();
     x_->config.reset();

@@ -56,6 +56,7 @@ void ExchangeState::renew(const net::HttpLimits& limits) {
   idempotent = head_request = panic = client_http10 = upgrade_request = false;
   stale_retried = got_response_bytes = informational = in_flight_counted = false;
   client_sending = resp_started = resp_done = upstream_paused = false;
+  splice_pending = splicing = false;
   status = 0;
   log_method = {};
   log_bytes_in = log_bytes_out = 0;

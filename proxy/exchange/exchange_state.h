@@ -76,6 +76,9 @@ struct ExchangeState {
   bool resp_started = false;    // response head queued for the client
   bool resp_done = false;
   bool upstream_paused = false;
+  bool splice_pending = false;  // body to be spliced once the client has taken what is queued
+  bool splicing = false;        // Loop::splice() from the upstream to the client is running
+  uint64_t splice_seen = 0;     // its progress when the upstream timer last looked
   OutFraming resp_framing = OutFraming::kNone;
   int status = 0;
   net::InputBuffer up_in;

@@ -49,6 +49,7 @@ class ProxyConnection final : public net::SocketHandler,
   void on_upstream_data(const char* data, size_t len) override;
   void on_upstream_end(int err) override;
   void on_upstream_sent(ssize_t res) override;
+  void on_upstream_spliced(uint64_t moved, int err, bool sink_failed) override;
 
   // Waiting for a connection slot (upstream_side.cc).
   bool on_queue_turn() override;
@@ -104,13 +105,23 @@ class ProxyConnection final : public net::SocketHandler,
   void process_upstream_input(const char* data, size_t len);
   bool on_response_head();
   void append_response_body(std::string_view body);
-  void finish_response();
+  // more_unread: bytes (or EOF) already wait behind the response, so the connection answers
+  // nothing more and is not reused.
+  void finish_response(bool more_unread = false);
   void upstream_failed(const std::string& reason, bool connect_phase, bool timed_out);
   bool can_retry(bool connect_phase) const;
   void drop_upstream(bool reusable);
   void on_upstream_timer();
   void set_upstream_deadline(base::Millis after);
   void tunnel_client_bytes(const char* data, size_t len);
+
+  // Kernel-side body forwarding (response_splice.cc).
+  // Returns: true when the rest of this response's body is to be spliced; the upstream's
+  // reads are paused then, and the splice starts once the client took what is queued.
+  bool begin_splice();
+  void start_splice_when_flushed();
+  // Bytes a splice delivered (it ended, or close() cuts it): access log and metric.
+  void count_spliced(uint64_t moved);
   // The client receive buffer holds the longest allowed head plus one whole read.
   size_t input_capacity(const LimitsConfig& l) const { return l.max_header_bytes + loop_.recv_buffer_size(); }
 

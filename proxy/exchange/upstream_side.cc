@@ -180,6 +180,8 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
     if (phase_ == Phase::kClosed) return;
   }
   flush_client();
+  start_splice_when_flushed();
+  if (x.splice_pending || x.splicing) return;  // the upstream's reads are the splice's now
   if (x.client_out.size() + x.client_sending_buf.size() >= stream_limit() && x.up && !x.upstream_paused) {
     // The client reads slower than the server writes: stop reading the server.
     x.upstream_paused = true;
@@ -201,6 +203,7 @@ void ProxyConnection::process_upstream_input(const char* data, size_t len) {
           // no response buffer, only the bytes queued for the client.
           x.up_in.compact();
           x.up_in.release();
+          begin_splice();
           return;
         }
         if (x.resp_started && (x.up_in.full() || x.up_in.has_stash())) {
@@ -285,7 +288,7 @@ void ProxyConnection::append_response_body(std::string_view body) {
   }
 }
 
-void ProxyConnection::finish_response() {
+void ProxyConnection::finish_response(bool more_unread) {
   ExchangeState& x = ex();
   net::HttpParser& parser = x.up->parser();
   if (parser.upgraded() && x.status == 101) {
@@ -316,7 +319,7 @@ void ProxyConnection::finish_response() {
   // response byte means it went stale in the pool (on_upstream_end replays), not a failure.
   x.up->count_request();
   const bool reusable =
-      parser.head().keep_alive && x.req_done && x.req_body.empty() && x.up_in.size() == 0;
+      parser.head().keep_alive && x.req_done && x.req_body.empty() && x.up_in.size() == 0 && !more_unread;
   if (reusable && x.up_sending) {
     // The response beat the completion of our own send (epoll reports completions after the
     // next read attempt; CQEs may come in either order). The kernel may still reference the
@@ -456,8 +459,14 @@ void ProxyConnection::on_upstream_timer() {
     loop_.add_timer(&upstream_timer_, upstream_deadline_ - loop_.now());
     return;
   }
-  upstream_deadline_active_ = false;
   ExchangeState& x = *x_;
+  if (x.splicing && loop_.splice_progress(x.up->socket()) != x.splice_seen) {
+    // Bytes moved since the last look: the upstream is not silent, only unseen by us.
+    x.splice_seen = loop_.splice_progress(x.up->socket());
+    set_upstream_deadline(x.config->config->timeouts.upstream_response);
+    return;
+  }
+  upstream_deadline_active_ = false;
   if (x.up_connecting) {
     upstream_failed("connect timeout after " +
                         std::to_string(x.config->config->timeouts.upstream_connect) + " ms",

@@ -80,6 +80,10 @@ void UpstreamConnection::on_sent(ssize_t res) {
   if (user_) user_->on_upstream_sent(res);
 }
 
+void UpstreamConnection::on_spliced(uint64_t moved, int err, bool sink_failed) {
+  if (user_) user_->on_upstream_spliced(moved, err, sink_failed);
+}
+
 void IdlePool::park(std::unique_ptr<UpstreamConnection> conn) {
   conn->park(this);
   conns_.push_back(std::move(conn));

@@ -23,6 +23,7 @@ class UpstreamEvents {
   virtual void on_upstream_data(const char* data, size_t len) = 0;
   virtual void on_upstream_end(int err) = 0;
   virtual void on_upstream_sent(ssize_t res) = 0;
+  virtual void on_upstream_spliced(uint64_t moved, int err, bool sink_failed) = 0;
 };
 
 class UpstreamConnection final : public net::SocketHandler {
@@ -52,6 +53,7 @@ class UpstreamConnection final : public net::SocketHandler {
   void on_data(const char* data, size_t len) override;
   void on_recv_end(int err) override;
   void on_sent(ssize_t res) override;
+  void on_spliced(uint64_t moved, int err, bool sink_failed) override;
 
  private:
   net::Loop& loop_;

@@ -31,11 +31,13 @@ class LoopThread {
   ~LoopThread() { stop(); }
 
   // Returns: the loop, or nullptr (with a test failure) when the backend cannot start.
-  Loop* start(IoMode mode) {
+  // send_zc: LoopOptions::send_zc (io_uring zero-copy sends).
+  Loop* start(IoMode mode, bool send_zc = false) {
     std::atomic<bool> ready{false};
-    thread_ = std::thread([this, mode, &ready] {
+    thread_ = std::thread([this, mode, send_zc, &ready] {
       LoopOptions o;
       o.mode = mode;
+      o.send_zc = send_zc;
       o.recv_buffers = 64;
       o.recv_buffer_size = 4096;
       std::string fallback, error;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -125,9 +126,21 @@ class EchoServer : public SocketHandler {
   std::vector<std::unique_ptr<EchoConnection>> conns_;
 };
 
+// Polls `cond` on the loop thread (up to about a second) until it holds.
+void eventually(LoopThread& runner, const std::function<bool()>& cond) {
+  for (int i = 0; i < 500; ++i) {
+    bool holds = false;
+    runner.on_loop([&] { holds = cond(); });
+    if (holds) return;
+    usleep(2000);
+  }
+}
+
 class LoopTest : public ::testing::TestWithParam<IoMode> {
  protected:
-  void run_in_background() { ASSERT_NE(loop_ = runner_.start(GetParam()), nullptr); }
+  void run_in_background(bool send_zc = false) {
+    ASSERT_NE(loop_ = runner_.start(GetParam(), send_zc), nullptr);
+  }
   void on_loop(const std::function<void()>& fn) { runner_.on_loop(fn); }
   LoopThread runner_;
   Loop* loop_ = nullptr;
@@ -153,14 +166,13 @@ TEST_P(LoopTest, EchoesManyClients) {
   on_loop([&] { server->close(); });
 }
 
-TEST_P(LoopTest, LargeTransferSurvivesPartialSends) {
+// 4 MB echoed back while we write and read in chunks: forces partial sends on both sides.
+void expect_large_echo(Loop* loop, LoopThread& runner) {
   std::unique_ptr<EchoServer> server;
-  run_in_background();
-  on_loop([&] { server = std::make_unique<EchoServer>(*loop_); });
+  runner.on_loop([&] { server = std::make_unique<EchoServer>(*loop); });
   int fd = blocking_client(server->port);
-  // 4 MB echoed back while we write and read in chunks: forces partial sends on both sides.
   std::string payload(4 << 20, '\0');
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + (i * 7 + i / 9973) % 26);
   std::thread writer([&] {
     size_t off = 0;
     while (off < payload.size()) {
@@ -174,7 +186,19 @@ TEST_P(LoopTest, LargeTransferSurvivesPartialSends) {
   EXPECT_EQ(payload.size(), got.size());
   EXPECT_TRUE(got == payload);
   ::close(fd);
-  on_loop([&] { server->close(); });
+  runner.on_loop([&] { server->close(); });
+}
+
+// The echo reuses its send buffer the moment on_sent arrives: with zero-copy sends (io_uring;
+// epoll ignores the option) that must wait until the kernel has let go of the pages.
+TEST_P(LoopTest, ZeroCopySendsHoldOnSentUntilTheKernelReleasesTheBuffer) {
+  run_in_background(true);
+  expect_large_echo(loop_, runner_);
+}
+
+TEST_P(LoopTest, LargeTransferSurvivesPartialSends) {
+  run_in_background();
+  expect_large_echo(loop_, runner_);
 }
 
 class Collector : public SocketHandler {
@@ -270,24 +294,14 @@ TEST_P(LoopTest, PauseStopsDeliveryAndResumeDeliversBufferedBytes) {
     loop_->start_recv(s);
   });
   ASSERT_EQ(3, ::write(client, "one", 3));
-  for (int i = 0; i < 500; ++i) {
-    bool got = false;
-    on_loop([&] { got = c.data == "one"; });
-    if (got) break;
-    usleep(2000);
-  }
+  eventually(runner_, [&] { return c.data == "one"; });
   on_loop([&] { loop_->pause_recv(s); });
   usleep(50000);  // let an io_uring cancel land
   ASSERT_EQ(3, ::write(client, "two", 3));
   usleep(100000);
   on_loop([&] { EXPECT_EQ("one", c.data); });
   on_loop([&] { loop_->start_recv(s); });
-  for (int i = 0; i < 500; ++i) {
-    bool got = false;
-    on_loop([&] { got = c.data == "onetwo"; });
-    if (got) break;
-    usleep(2000);
-  }
+  eventually(runner_, [&] { return c.data == "onetwo"; });
   on_loop([&] {
     EXPECT_EQ("onetwo", c.data);
     loop_->close(s);
@@ -338,6 +352,178 @@ TEST_P(LoopTest, StopFromAnotherThreadEndsRun) {
   runner_.stop();  // joins: hangs (and the test times out) if stop() does not end run()
   // A loop with nothing armed must wake at once, not at some poll timeout.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A connected pair: `in_loop` non-blocking for the loop, `outside` blocking with timeouts.
+struct TcpPair {
+  int in_loop = -1, outside = -1;
+};
+
+TcpPair tcp_pair() {
+  sockaddr_in a = loopback(0);
+  std::string err;
+  int lfd = listen_tcp(reinterpret_cast<sockaddr*>(&a), sizeof a, false, 4, &err);
+  EXPECT_GE(lfd, 0) << err;
+  TcpPair p;
+  p.outside = blocking_client(local_port(lfd));
+  timeval tv{5, 0};
+  setsockopt(p.outside, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  for (int i = 0; i < 500 && p.in_loop < 0; ++i) {
+    p.in_loop = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (p.in_loop < 0) usleep(2000);
+  }
+  ::close(lfd);
+  return p;
+}
+
+class SpliceSource : public Collector {
+ public:
+  void on_spliced(uint64_t m, int e, bool sink) override {
+    moved = m;
+    err = e;
+    sink_failed = sink;
+    spliced = true;
+  }
+  std::atomic<uint64_t> moved{0};
+  std::atomic<int> err{12345};
+  std::atomic<bool> sink_failed{false};
+  std::atomic<bool> spliced{false};
+};
+
+std::string pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 13 + i / 1000) % 26);
+  return s;
+}
+
+// Exactly `len` bytes go across, in order; what follows them stays for the next recv.
+TEST_P(LoopTest, SpliceMovesExactlyItsLengthAndLeavesTheRestToRecv) {
+  TcpPair src = tcp_pair(), dst = tcp_pair();
+  ASSERT_GE(src.in_loop, 0);
+  ASSERT_GE(dst.in_loop, 0);
+  constexpr size_t kLen = 3 * 1024 * 1024 + 17;
+  const std::string body = pattern(kLen);
+  std::thread writer([&] {
+    const std::string all = body + "TAIL";
+    size_t off = 0;
+    while (off < all.size()) {
+      ssize_t n = ::write(src.outside, all.data() + off, all.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+  });
+  SpliceSource from;
+  Collector to;
+  Socket* f = nullptr;
+  Socket* t = nullptr;
+  run_in_background();
+  bool started = false;
+  on_loop([&] {
+    f = loop_->add(src.in_loop, &from);
+    t = loop_->add(dst.in_loop, &to);
+    started = loop_->splice(f, t, kLen);
+  });
+  ASSERT_TRUE(started);
+  const std::string got = read_exactly(dst.outside, kLen);
+  writer.join();
+  EXPECT_TRUE(got == body) << "got " << got.size() << " bytes";
+  for (int i = 0; i < 2500 && !from.spliced; ++i) usleep(2000);
+  ASSERT_TRUE(from.spliced);
+  EXPECT_EQ(from.moved.load(), kLen);
+  EXPECT_EQ(from.err.load(), 0);
+  on_loop([&] {
+    EXPECT_EQ(loop_->splice_progress(f), 0u);  // no splice runs any more
+    EXPECT_GE(loop_->stats().spliced_bytes, kLen);
+    loop_->start_recv(f);
+  });
+  eventually(runner_, [&] { return from.data == "TAIL"; });
+  on_loop([&] {
+    EXPECT_EQ(from.data, "TAIL");
+    loop_->close(f);
+    loop_->close(t);
+  });
+  ::close(src.outside);
+  ::close(dst.outside);
+}
+
+// The source ends early: moved counts what got across; a sink that is gone fails the splice;
+// closing the source mid-way ends it without a callback.
+TEST_P(LoopTest, SpliceReportsAnEarlyEndAFailedSinkAndStaysSilentAfterClose) {
+  run_in_background();
+  {
+    TcpPair src = tcp_pair(), dst = tcp_pair();
+    const std::string part = pattern(100000);
+    ASSERT_EQ(static_cast<ssize_t>(part.size()), ::write(src.outside, part.data(), part.size()));
+    ::shutdown(src.outside, SHUT_WR);
+    SpliceSource from;
+    Collector to;
+    Socket* f = nullptr;
+    Socket* t = nullptr;
+    on_loop([&] {
+      f = loop_->add(src.in_loop, &from);
+      t = loop_->add(dst.in_loop, &to);
+      EXPECT_TRUE(loop_->splice(f, t, 1 << 20));
+    });
+    EXPECT_TRUE(read_exactly(dst.outside, part.size()) == part);
+    for (int i = 0; i < 2500 && !from.spliced; ++i) usleep(2000);
+    ASSERT_TRUE(from.spliced);
+    EXPECT_EQ(from.moved.load(), part.size());
+    EXPECT_EQ(from.err.load(), kSpliceSourceEnded);
+    EXPECT_FALSE(from.sink_failed.load());
+    on_loop([&] {
+      loop_->close(f);
+      loop_->close(t);
+    });
+    ::close(src.outside);
+    ::close(dst.outside);
+  }
+  {
+    TcpPair src = tcp_pair(), dst = tcp_pair();
+    linger lg{1, 0};
+    setsockopt(dst.outside, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    ::close(dst.outside);  // RST: the sink is gone
+    const std::string part = pattern(200000);
+    ASSERT_EQ(static_cast<ssize_t>(part.size()), ::write(src.outside, part.data(), part.size()));
+    SpliceSource from;
+    Collector to;
+    Socket* f = nullptr;
+    Socket* t = nullptr;
+    usleep(20000);
+    on_loop([&] {
+      f = loop_->add(src.in_loop, &from);
+      t = loop_->add(dst.in_loop, &to);
+      EXPECT_TRUE(loop_->splice(f, t, 1 << 20));
+    });
+    for (int i = 0; i < 2500 && !from.spliced; ++i) usleep(2000);
+    ASSERT_TRUE(from.spliced);
+    EXPECT_TRUE(from.sink_failed.load());
+    EXPECT_LT(from.err.load(), 0);
+    on_loop([&] {
+      loop_->close(f);
+      loop_->close(t);
+    });
+    ::close(src.outside);
+  }
+  {
+    TcpPair src = tcp_pair(), dst = tcp_pair();
+    SpliceSource from;
+    Collector to;
+    Socket* f = nullptr;
+    Socket* t = nullptr;
+    on_loop([&] {
+      f = loop_->add(src.in_loop, &from);
+      t = loop_->add(dst.in_loop, &to);
+      EXPECT_TRUE(loop_->splice(f, t, 1 << 20));  // nothing to read yet: it waits
+      EXPECT_FALSE(loop_->splice(f, t, 10));      // one splice per socket at a time
+      loop_->close(f);
+    });
+    ASSERT_EQ(5, ::write(src.outside, "bytes", 5));
+    usleep(50000);
+    on_loop([&] { loop_->close(t); });
+    EXPECT_FALSE(from.spliced.load());
+    ::close(src.outside);
+    ::close(dst.outside);
+  }
 }
 
 RINGWAY_INSTANTIATE_FOR_BACKENDS(LoopTest);

@@ -437,6 +437,16 @@ TEST(ConfigParse, RecvBufferIsAPowerOfTwoBetween4KiBAnd256KiB) {
             Errors{"t.yaml:1:23: limits.recv_buffer: 2048 is out of range 4096..262144 bytes"});
 }
 
+TEST(ConfigParse, SpliceMinIsASizeAndZeroTurnsSplicingOff) {
+  EXPECT_EQ(parse_ok("")->limits.splice_min, 32768u);
+  EXPECT_EQ(parse_ok("limits: {splice_min: 0}")->limits.splice_min, 0u);
+  EXPECT_EQ(parse_ok("limits: {splice_min: 1MiB}")->limits.splice_min, 1048576u);
+  EXPECT_EQ(errors_of("limits: {splice_min: 2097152MiB}\n"),
+            Errors{"t.yaml:1:22: limits.splice_min: 2097152MiB is out of range 0..1099511627776 bytes"});
+  EXPECT_EQ(errors_of("limits: {splice_min: -1}\n"),
+            Errors{"t.yaml:1:22: limits.splice_min: expected a size like 4096, 64KiB or 1MiB, got '-1'"});
+}
+
 TEST(ConfigParse, WrongTypes) {
   EXPECT_EQ(errors_of("- a\n- b\n"),
             Errors{"t.yaml:1:1: expected a mapping at top level, got a sequence"});
