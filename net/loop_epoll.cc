@@ -220,7 +220,7 @@ class EpollLoop final : public Loop {
   }
 
   void on_writable(Socket* s) {
-    if (s->splice_dst) run_splice(s->splice_dst);
+    if (SpliceOp* op = SpliceTable::writing(s)) run_splice(op);
     if (s->connect_pending) {
       int err = 0;
       socklen_t len = sizeof err;
@@ -257,8 +257,8 @@ class EpollLoop final : public Loop {
 
   // drain: read until EAGAIN/EOF even after a short read (the edge may not repeat).
   void on_readable(Socket* s, bool drain) {
-    if (s->splice_src) {
-      run_splice(s->splice_src);
+    if (SpliceOp* op = SpliceTable::reading(s)) {
+      run_splice(op);
       return;  // REQUIRES of splice(): nobody receives from it meanwhile
     }
     if (s->accepting) {

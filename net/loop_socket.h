@@ -30,8 +30,10 @@ struct OpState {
   OpState* next_free = nullptr;
 };
 
+// 64 bytes: every open connection has one, so fields are ordered to leave no padding.
 struct alignas(16) Socket {
   int fd = -1;
+  uint32_t in_flight = 0;      // io_uring: SQEs that still reference this record
   SocketHandler* handler = nullptr;
 
   // What the owner asked for.
@@ -54,18 +56,16 @@ struct alignas(16) Socket {
   // The last single-shot recv left the socket drained (it did not fill its buffer): the next
   // one waits for readiness first instead of trying a read the kernel would refuse (EAGAIN).
   bool recv_poll_first = false;
-  uint32_t in_flight = 0;      // SQEs that still reference this record
-
-  // io_uring: a poll for the splice through this socket is live (kernel holds user_data).
+  // A poll for the splice through this socket is live (the kernel holds user_data).
   bool splice_poll_in_armed = false;
   bool splice_poll_out_armed = false;
 
   // epoll bookkeeping.
   bool in_ready_list = false;  // queued for a read attempt this turn
 
-  // The splice reading from this socket, and the one writing to it (Loop::splice).
-  SpliceOp* splice_src = nullptr;
-  SpliceOp* splice_dst = nullptr;
+  // The splice this socket is the source (splice->from) or the sink (splice->to) of; one at
+  // a time (Loop::splice).
+  SpliceOp* splice = nullptr;
 
   // Only while a send or connect is outstanding (lent by the loop's OpStatePool): an idle
   // connection's record carries no iovecs, msghdr or address.
@@ -73,6 +73,7 @@ struct alignas(16) Socket {
 
   Socket* next_free = nullptr;
 };
+static_assert(sizeof(Socket) == 64, "a socket record per connection: keep it one cache line");
 
 // Slab of records with a free list: no allocation per connection (or per send) after
 // warm-up, and records never move (the kernel holds pointers to them in user_data).
@@ -140,11 +141,11 @@ class SocketPool {
 // The splices of one loop: their records and the pipes they borrow.
 class SpliceTable {
  public:
-  // Returns: the new op, pointed at by from->splice_src and to->splice_dst; nullptr when
+  // Returns: the new op, pointed at by from->splice and to->splice; nullptr when
   // Loop::splice's REQUIRES do not hold (a recv wanted or armed on `from`: it would take
   // bytes the splice must move; either socket already in a splice) or no pipe could be made.
   SpliceOp* start(Socket* from, Socket* to, uint64_t len) {
-    if (from->recv_wanted || from->recv_armed || from->splice_src || to->splice_dst) return nullptr;
+    if (from->recv_wanted || from->recv_armed || from->splice || to->splice || from == to) return nullptr;
     int r = -1, w = -1, err = 0;
     if (!pipes_.take(&r, &w, &err)) return nullptr;
     SpliceOp* op = ops_.get();
@@ -154,22 +155,27 @@ class SpliceTable {
     op->pipe_r = r;
     op->pipe_w = w;
     op->to_read = len;
-    from->splice_src = op;
-    to->splice_dst = op;
+    from->splice = op;
+    to->splice = op;
     return op;
   }
   // Detaches both sockets and gives the pipe back (closed if bytes are left in it).
   void end(SpliceOp* op) {
-    op->from->splice_src = nullptr;
-    op->to->splice_dst = nullptr;
+    op->from->splice = nullptr;
+    op->to->splice = nullptr;
     pipes_.give(op->pipe_r, op->pipe_w, op->in_pipe == 0);
     ops_.put(op);
   }
-  static uint64_t progress(const Socket* from) { return from->splice_src ? from->splice_src->moved : 0; }
-  // close(s): cancels the splices through s.
+  // The splice `s` is the source of, or the sink of (nullptr if none).
+  static SpliceOp* reading(const Socket* s) { return s->splice && s->splice->from == s ? s->splice : nullptr; }
+  static SpliceOp* writing(const Socket* s) { return s->splice && s->splice->to == s ? s->splice : nullptr; }
+  static uint64_t progress(const Socket* from) {
+    const SpliceOp* op = reading(from);
+    return op ? op->moved : 0;
+  }
+  // close(s): cancels the splice through s.
   void end_all(Socket* s) {
-    if (s->splice_src) end(s->splice_src);
-    if (s->splice_dst) end(s->splice_dst);
+    if (s->splice) end(s->splice);
   }
 
  private:

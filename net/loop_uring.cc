@@ -415,7 +415,7 @@ class UringLoop final : public Loop {
     op_done(s);
     if (s->closed) return;
     // The op may have ended since (its other socket closed): a stale poll wakes nothing.
-    SpliceOp* op = tag == kSpliceIn ? s->splice_src : s->splice_dst;
+    SpliceOp* op = tag == kSpliceIn ? SpliceTable::reading(s) : SpliceTable::writing(s);
     if (op) run_splice(op);
   }
 

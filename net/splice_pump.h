@@ -11,7 +11,7 @@ namespace ringway::net {
 
 struct Socket;
 
-// One splice in progress: `from` and `to` point at it (Socket::splice_src / splice_dst).
+// One splice in progress: `from` and `to` point at it (Socket::splice).
 struct SpliceOp {
   Socket* from = nullptr;
   Socket* to = nullptr;
