@@ -128,6 +128,8 @@ class Loop {
   // from's on_spliced; closing either socket cancels it without a callback.
   // REQUIRES: no recv wanted or outstanding on `from` (a paced socket paused inside its
   // on_data has none), no send outstanding on `to`, and none started until on_spliced.
+  // splice(2) cannot pass MSG_NOSIGNAL: the process must ignore SIGPIPE (every Ringway binary
+  // does, base/process_signals.h), or a peer that reset kills it.
   // Returns: false, with nothing started, when no pipe can be had (EMFILE) or the REQUIRES
   // on `from` do not hold (a recv still armed): copy instead.
   virtual bool splice(Socket* from, Socket* to, uint64_t len) = 0;

@@ -223,6 +223,11 @@ class UringLoop final : public Loop {
       process_completions();
       flush_empty_sends();
       flush_spliced();
+      // Only now: a queued completion for a socket closed this turn must find it closed, not
+      // reused by an accept (a full SQ makes get_sqe() submit, and close CQEs can then
+      // appear in this very batch).
+      for (Socket* s : freed_) pool_.put(s);
+      freed_.clear();
     }
     // Push out any close/cancel SQEs queued by the last callbacks.
     io_uring_submit(&ring_);
@@ -461,7 +466,7 @@ class UringLoop final : public Loop {
       case kRecv: return handle_recv(s, res, more, cqe->flags);
       case kSend: return options_.send_zc ? handle_send_zc(s, res, cqe->flags) : handle_send(s, res);
       case kConnect: return handle_connect(s, res);
-      case kClose: pool_.put(s); return;
+      case kClose: freed_.push_back(s); return;  // put back after this turn's deliveries
       case kCancel: return;
       case kWake: arm_wake(); return;
       case kSpliceIn:
@@ -599,6 +604,7 @@ class UringLoop final : public Loop {
   SocketPool pool_;
   std::vector<Socket*> empty_sends_;
   std::vector<Socket*> empty_batch_;
+  std::vector<Socket*> freed_;  // records whose close completed this turn
   SpliceTable splices_;
   std::vector<SpliceDone> spliced_;
   std::vector<SpliceDone> spliced_batch_;

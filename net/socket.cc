@@ -107,6 +107,12 @@ std::string peer_ip(int fd, int* port) {
   return ip;
 }
 
+bool has_unread_input(int fd) {
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 void close_fd(int fd) {
   if (fd >= 0) ::close(fd);
 }

@@ -24,6 +24,10 @@ int local_port(int fd);
 // Returns: the peer's IP as text ("127.0.0.1", "::1"), empty if unknown; its port in *port.
 std::string peer_ip(int fd, int* port = nullptr);
 
+// Returns: true when bytes, an EOF or an error already wait to be read on the connected
+// socket fd (a peek, nothing is consumed); false when a read would block.
+bool has_unread_input(int fd);
+
 // Closes fd if >= 0 (for fds never registered with a loop).
 void close_fd(int fd);
 

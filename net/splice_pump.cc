@@ -68,11 +68,19 @@ bool PipePool::take(int* r, int* w, int* err) {
     *err = -errno;
     return false;
   }
+  // Larger than the default 16 pages when allowed (fs.pipe-max-size, the user's pipe pages).
+  // A user over fs.pipe-user-pages-soft gets 2-page pipes, which would move bodies in steps
+  // smaller than a copy's reads: below the default size the body is copied instead.
+  int size = ::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(kPipeBytes));
+  if (size < 0) size = ::fcntl(fds[1], F_GETPIPE_SZ);
+  if (size < static_cast<int>(kMinPipeBytes)) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    *err = -ENOBUFS;
+    return false;
+  }
   *r = fds[0];
   *w = fds[1];
-  // Larger than the default 16 pages when allowed (fs.pipe-max-size, the user's pipe pages);
-  // a refusal leaves the default, which works the same, in smaller steps.
-  (void)::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(kPipeBytes));
   return true;
 }
 

@@ -36,8 +36,10 @@ class PipePool {
  public:
   static constexpr size_t kIdleMax = 16;
   static constexpr size_t kPipeBytes = 256 * 1024;
+  static constexpr size_t kMinPipeBytes = 64 * 1024;  // the kernel's default pipe
   ~PipePool();
-  // Returns: false (and -errno in *err) when no pipe could be made (EMFILE...).
+  // Returns: false (and -errno in *err) when no pipe of at least kMinPipeBytes could be made
+  // (EMFILE, or the user's pipe-page quota spent).
   bool take(int* r, int* w, int* err);
   void give(int r, int w, bool empty);
 

@@ -556,7 +556,9 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
 
 void ProxyConnection::close() {
   if (phase_ == Phase::kClosed) return;
-  // A request still open here was cut off (client gone, truncated response): log it now.
+  // A request still open here was cut off (client gone, truncated response): log it now, with
+  // what a running splice delivered (dropping the upstream below counts it).
+  if (x_) settle_splice();
   if (x_ && x_->start_ns != 0) log_request(x_->resp_started ? x_->status : 0);
   phase_ = Phase::kClosed;
   client_deadline_.cancel(loop_);
@@ -565,7 +567,6 @@ void ProxyConnection::close() {
     // drop_upstream() forgets the upstream send; its buffer may still be read until the
     // cancel is processed, so the exchange must not go back to the spares yet.
     sending_at_close_ = x_->up_sending;
-    if (x_->splicing && x_->up) count_spliced(loop_.splice_progress(x_->up->socket()));
     drop_upstream(false);
     x_->server.reset();
     x_->config.reset();

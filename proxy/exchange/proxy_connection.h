@@ -122,6 +122,8 @@ class ProxyConnection final : public net::SocketHandler,
   void start_splice_when_flushed();
   // Bytes a splice delivered (it ended, or close() cuts it): access log and metric.
   void count_spliced(uint64_t moved);
+  // A splice about to be cut off by closing a socket: counts its progress, ends the state.
+  void settle_splice();
   // The client receive buffer holds the longest allowed head plus one whole read.
   size_t input_capacity(const LimitsConfig& l) const { return l.max_header_bytes + loop_.recv_buffer_size(); }
 

@@ -2,24 +2,12 @@
 // the body bytes of its read are queued for the client, the rest moves upstream socket ->
 // pipe -> client socket by splice(2). Nothing in such a body is ours to look at (no framing
 // inside a Content-Length body), so this changes who copies, not what is forwarded.
-#include <sys/socket.h>
-
+#include "net/socket.h"
 #include "proxy/access_log/response_flags.h"
 #include "proxy/exchange/proxy_connection.h"
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
-namespace {
-
-// Bytes (or an EOF) the server already sent behind a response it said was complete.
-bool unread_input(int fd) {
-  char c;
-  const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n >= 0;  // data, or 0: EOF; -1 with EAGAIN: nothing, the connection may be reused
-}
-
-}  // namespace
-
 bool ProxyConnection::begin_splice() {
   ExchangeState& x = ex();
   const uint64_t min = x.config->config->limits.splice_min;
@@ -57,6 +45,13 @@ void ProxyConnection::count_spliced(uint64_t moved) {
   worker_.metrics().spliced_bytes.inc(worker_.index(), moved);
 }
 
+void ProxyConnection::settle_splice() {
+  ExchangeState& x = ex();
+  if (!x.splicing || !x.up) return;
+  count_spliced(loop_.splice_progress(x.up->socket()));
+  x.splicing = false;
+}
+
 void ProxyConnection::on_upstream_spliced(uint64_t moved, int err, bool sink_failed) {
   Entered entered(*this);
   ExchangeState& x = ex();
@@ -67,7 +62,7 @@ void ProxyConnection::on_upstream_spliced(uint64_t moved, int err, bool sink_fai
     // The parser saw none of these bytes; the Content-Length said where the response ends.
     // The socket's reads resume when it is parked (or it is closed), as after a pause.
     x.upstream_paused = true;
-    finish_response(unread_input(loop_.fd(x.up->socket())));
+    finish_response(net::has_unread_input(loop_.fd(x.up->socket())));
     return;
   }
   if (sink_failed) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "net/http_writer.h"
+#include "net/socket.h"
 #include "proxy/access_log/response_flags.h"
 #include "proxy/exchange/proxy_connection.h"
 #include "proxy/proxy_metrics.h"
@@ -133,8 +134,11 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
   x.req_sending.clear();
   if (phase_ == Phase::kClosed) return;
   if (x.resp_done && phase_ == Phase::kForward) {
-    // finish_response() waited for this completion before parking the connection.
-    drop_upstream(res >= 0 && x.up_in.size() == 0);
+    // finish_response() waited for this completion before parking the connection. With its
+    // reads paused (a spliced body, a slow client) bytes that came meanwhile went unseen:
+    // look before pooling it.
+    const bool unread = x.upstream_paused && x.up && net::has_unread_input(loop_.fd(x.up->socket()));
+    drop_upstream(res >= 0 && x.up_in.size() == 0 && !unread);
     if (!x.client_sending && x.client_out.empty()) request_complete();
     return;
   }
@@ -336,6 +340,7 @@ void ProxyConnection::finish_response(bool more_unread) {
 
 void ProxyConnection::drop_upstream(bool reusable) {
   ExchangeState& x = ex();
+  settle_splice();  // closing the socket cancels a splice: count what it delivered first
   leave_queue();
   upstream_deadline_active_ = false;
   if (x.in_flight_counted && x.server) {

@@ -163,7 +163,16 @@ TEST_P(ProxySplice, BytesBehindASplicedBodyRetireTheUpstreamConnection) {
 // A client that goes away mid-body: the upstream connection is closed, not pooled with half a
 // response unread, and the proxy goes on serving.
 TEST_P(ProxySplice, AClientThatLeavesMidBodyTakesTheUpstreamConnectionWithIt) {
-  FakeUpstream& up = start_upstream(sized_bodies());
+  auto big_send_failed = std::make_shared<std::atomic<bool>>(false);
+  FakeUpstream& up = start_upstream([big_send_failed](UpstreamConn& c) {
+    while (auto req = c.read_request()) {
+      const uint64_t n = std::stoull(req->target.substr(6));
+      if (!c.send(head_for(n) + body_of(n))) {
+        *big_send_failed = true;  // the proxy closed this connection under the stream
+        return;
+      }
+    }
+  });
   ASSERT_NO_FATAL_FAILURE(start_proxy(single_route(up.address())));
   {
     RawConnection conn;
@@ -174,6 +183,10 @@ TEST_P(ProxySplice, AClientThatLeavesMidBodyTakesTheUpstreamConnectionWithIt) {
     linger lg{1, 0};
     setsockopt(conn.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);  // RST, as a killed client
   }
+  // Closed at once, not pooled with the rest of the body unread (nothing would take it).
+  const base::TimePoint until = base::Clock::now() + kIoTimeout;
+  while (!big_send_failed->load() && base::Clock::now() < until) ::usleep(5000);
+  EXPECT_TRUE(big_send_failed->load());
   for (int i = 0; i < 3; ++i) {
     auto r = exchange("GET /up/size/" + std::to_string(kMiB) + " HTTP/1.1\r\nHost: h\r\n\r\n");
     ASSERT_TRUE(r);
@@ -200,7 +213,7 @@ TEST_P(ProxySplice, TheUpstreamTimeoutCountsBytesTheSpliceMoves) {
   ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
   constexpr uint64_t kBytes = 24 * kMiB;
   ASSERT_TRUE(conn.send("GET /up/size/" + std::to_string(kBytes) + " HTTP/1.1\r\nHost: h\r\n\r\n"));
-  // About two seconds of reading: 256 KiB steps 10 ms apart, and a 200 ms pause every 4 MiB.
+  // About a second of reading: 256 KiB steps 10 ms apart, and a 150 ms pause every 4 MiB.
   std::string got;
   size_t body_at = std::string::npos;
   const base::TimePoint start = base::Clock::now();
@@ -211,12 +224,38 @@ TEST_P(ProxySplice, TheUpstreamTimeoutCountsBytesTheSpliceMoves) {
     if (body_at == std::string::npos) body_at = got.find("\r\n\r\n");
     if (body_at != std::string::npos && got.size() >= body_at + 4 + kBytes) break;
     const bool crossed = got.size() % (4 * kMiB) < 256 * 1024;
-    ::usleep(crossed ? 200 * 1000 : 10 * 1000);
+    ::usleep(crossed ? 150 * 1000 : 10 * 1000);
   }
   ASSERT_NE(body_at, std::string::npos);
   EXPECT_EQ(got.size() - body_at - 4, kBytes);
   EXPECT_GT(base::Clock::now() - start, 600) << "the read took less than two timeouts: no test";
   EXPECT_GT(ProxyProcess::value(scrape(), kSpliced), static_cast<double>(kBytes / 2));
+}
+
+// The other half of the rule: a server that goes silent mid-body is cut off after
+// upstream_response, though the splice still holds the connection.
+TEST_P(ProxySplice, AnUpstreamSilentMidSpliceTimesOut) {
+  FakeUpstream& up = start_upstream([](UpstreamConn& c) {
+    if (auto req = c.read_request()) {
+      if (c.send(head_for(8 * kMiB) + body_of(kMiB))) c.hang();
+    }
+  });
+  ProxyConfig c = single_route(up.address());
+  c.timeouts = "upstream_response: 300ms";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(c));
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  const base::TimePoint start = base::Clock::now();
+  ASSERT_TRUE(conn.send("GET /up/silent HTTP/1.1\r\nHost: h\r\n\r\n"));
+  std::string rest;
+  ASSERT_TRUE(conn.wait_closed(10000, &rest)) << conn.error();
+  const base::Millis took = base::Clock::now() - start;
+  const size_t body_at = rest.find("\r\n\r\n");
+  ASSERT_NE(body_at, std::string::npos);
+  EXPECT_EQ(rest.size() - body_at - 4, kMiB);
+  EXPECT_GE(took, 300);
+  EXPECT_LT(took, 5000);
+  EXPECT_GT(ProxyProcess::value(scrape(), kSpliced), 0);  // counted though cut off
 }
 
 RINGWAY_PROXY_BACKENDS(ProxySplice);
