@@ -115,7 +115,7 @@ class EpollLoop final : public Loop {
       run_deferred();  // may give buffers back: arm their trim before sleeping
       int wait_ms = arm_trim_and_next_wait();
       if (stopping()) break;
-      if (!ready_.empty() || !done_.empty() || !spliced_.empty()) wait_ms = 0;
+      if (!ready_.empty() || !done_.empty() || splices_.has_done()) wait_ms = 0;
       ++stats_.turns;
       ++stats_.enters;
       int n = epoll_wait(epfd_, events, 256, wait_ms);
@@ -169,7 +169,7 @@ class EpollLoop final : public Loop {
   // Delivers queued completions and read attempts until nothing new is queued, then frees
   // records closed during the turn.
   void run_deferred() {
-    while (!done_.empty() || !ready_.empty() || !spliced_.empty()) {
+    while (!done_.empty() || !ready_.empty() || splices_.has_done()) {
       // Swap into member scratch vectors so no turn allocates once capacity is warm.
       std::vector<Completion>& batch = done_batch_;
       batch.clear();
@@ -189,12 +189,7 @@ class EpollLoop final : public Loop {
           if (s->handler) s->handler->on_connected(static_cast<int>(c.res));
         }
       }
-      std::vector<SpliceDone>& spliced = spliced_batch_;
-      spliced.clear();
-      spliced.swap(spliced_);
-      for (const SpliceDone& d : spliced) {
-        if (!d.from->closed && d.from->handler) d.from->handler->on_spliced(d.moved, d.err, d.sink_failed);
-      }
+      splices_.deliver_done();
       std::vector<Socket*>& ready = ready_batch_;
       ready.clear();
       ready.swap(ready_);
@@ -208,16 +203,7 @@ class EpollLoop final : public Loop {
   }
 
   // Edge-triggered: a pump that stops on EAGAIN resumes at that side's next edge.
-  void run_splice(SpliceOp* op) {
-    int err = 0;
-    bool sink_failed = false;
-    const uint64_t before = op->moved;
-    const PumpWait wait = pump_splice(op, op->from->fd, op->to->fd, &err, &sink_failed);
-    stats_.spliced_bytes += op->moved - before;
-    if (wait != PumpWait::kDone) return;
-    spliced_.push_back({op->from, op->moved, err, sink_failed});
-    splices_.end(op);
-  }
+  void run_splice(SpliceOp* op) { splices_.pump(op, &stats_.spliced_bytes); }
 
   void on_writable(Socket* s) {
     if (SpliceOp* op = SpliceTable::writing(s)) run_splice(op);
@@ -309,8 +295,6 @@ class EpollLoop final : public Loop {
   std::vector<Socket*> ready_batch_;
   std::vector<Socket*> graveyard_;
   SpliceTable splices_;
-  std::vector<SpliceDone> spliced_;
-  std::vector<SpliceDone> spliced_batch_;
 };
 
 }  // namespace

@@ -138,7 +138,16 @@ class SocketPool {
   SlabPool<OpState> ops_;
 };
 
-// The splices of one loop: their records and the pipes they borrow.
+// What a finished splice reports to its source's handler (delivered later in the turn).
+struct SpliceDone {
+  Socket* from;
+  uint64_t moved;
+  int err;
+  bool sink_failed;
+};
+
+// The splices of one loop: their records, the pipes they borrow and the completions of those
+// that ended, which the backend delivers later in the turn (never inside Loop::splice()).
 class SpliceTable {
  public:
   // Returns: the new op, pointed at by from->splice and to->splice; nullptr when
@@ -177,18 +186,36 @@ class SpliceTable {
   void end_all(Socket* s) {
     if (s->splice) end(s->splice);
   }
+  // Moves what can be moved now (adding it to *spliced_bytes); an op that is complete is
+  // ended and its completion queued. Returns: which side the op waits for, or kDone.
+  PumpWait pump(SpliceOp* op, uint64_t* spliced_bytes) {
+    int err = 0;
+    bool sink_failed = false;
+    const uint64_t before = op->moved;
+    const PumpWait wait = pump_splice(op, op->from->fd, op->to->fd, &err, &sink_failed);
+    *spliced_bytes += op->moved - before;
+    if (wait == PumpWait::kDone) {
+      done_.push_back({op->from, op->moved, err, sink_failed});
+      end(op);
+    }
+    return wait;
+  }
+  bool has_done() const { return !done_.empty(); }
+  // Delivers the queued completions (to sources still open); those their handlers cause
+  // are queued for the next call.
+  void deliver_done() {
+    batch_.clear();
+    batch_.swap(done_);
+    for (const SpliceDone& d : batch_) {
+      if (!d.from->closed && d.from->handler) d.from->handler->on_spliced(d.moved, d.err, d.sink_failed);
+    }
+  }
 
  private:
   SlabPool<SpliceOp> ops_;
   PipePool pipes_;
-};
-
-// What a finished splice reports to its source's handler (delivered later in the turn).
-struct SpliceDone {
-  Socket* from;
-  uint64_t moved;
-  int err;
-  bool sink_failed;
+  std::vector<SpliceDone> done_;
+  std::vector<SpliceDone> batch_;  // swapped with done_: no allocation once warm
 };
 
 // Advances the op's iovec copy past `n` sent bytes. Returns: true when all is sent.

@@ -387,22 +387,17 @@ class UringLoop final : public Loop {
   }
 
   void run_splice(SpliceOp* op) {
-    int err = 0;
-    bool sink_failed = false;
-    const uint64_t before = op->moved;
-    const PumpWait wait = pump_splice(op, op->from->fd, op->to->fd, &err, &sink_failed);
-    stats_.spliced_bytes += op->moved - before;
-    switch (wait) {
+    Socket* from = op->from;
+    Socket* to = op->to;
+    switch (splices_.pump(op, &stats_.spliced_bytes)) {
       case PumpWait::kReadable:
-        if (!op->from->splice_poll_in_armed) arm_splice_poll(op->from, POLLIN, kSpliceIn);
+        if (!from->splice_poll_in_armed) arm_splice_poll(from, POLLIN, kSpliceIn);
         return;
       case PumpWait::kWritable:
-        if (!op->to->splice_poll_out_armed) arm_splice_poll(op->to, POLLOUT, kSpliceOut);
+        if (!to->splice_poll_out_armed) arm_splice_poll(to, POLLOUT, kSpliceOut);
         return;
       case PumpWait::kDone:
-        spliced_.push_back({op->from, op->moved, err, sink_failed});
-        splices_.end(op);
-        return;
+        return;  // ended; its completion waits in splices_
     }
   }
 
@@ -426,14 +421,7 @@ class UringLoop final : public Loop {
 
   // Splice completions are delivered after the turn's CQEs, never inside Loop::splice().
   void flush_spliced() {
-    while (!spliced_.empty()) {
-      std::vector<SpliceDone>& batch = spliced_batch_;
-      batch.clear();
-      batch.swap(spliced_);
-      for (const SpliceDone& d : batch) {
-        if (!d.from->closed && d.from->handler) d.from->handler->on_spliced(d.moved, d.err, d.sink_failed);
-      }
-    }
+    while (splices_.has_done()) splices_.deliver_done();
   }
 
   // One op of `s` finished for good: once the last one is gone a closed socket's fd is closed.
@@ -606,8 +594,6 @@ class UringLoop final : public Loop {
   std::vector<Socket*> empty_batch_;
   std::vector<Socket*> freed_;  // records whose close completed this turn
   SpliceTable splices_;
-  std::vector<SpliceDone> spliced_;
-  std::vector<SpliceDone> spliced_batch_;
 };
 
 }  // namespace

@@ -116,9 +116,9 @@ class ProxyConnection final : public net::SocketHandler,
   void tunnel_client_bytes(const char* data, size_t len);
 
   // Kernel-side body forwarding (response_splice.cc).
-  // Returns: true when the rest of this response's body is to be spliced; the upstream's
-  // reads are paused then, and the splice starts once the client took what is queued.
-  bool begin_splice();
+  // When the rest of this response's body is to be spliced: pauses the upstream's reads and
+  // sets splice_pending; the splice starts once the client took what is queued.
+  void begin_splice();
   void start_splice_when_flushed();
   // Bytes a splice delivered (it ended, or close() cuts it): access log and metric.
   void count_spliced(uint64_t moved);

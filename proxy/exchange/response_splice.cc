@@ -8,30 +8,33 @@
 #include "proxy/proxy_metrics.h"
 
 namespace ringway::proxy {
-bool ProxyConnection::begin_splice() {
+namespace {
+
+// Content-Length body bytes the parser has not seen yet.
+uint64_t body_left(const net::HttpParser& parser) {
+  return parser.head().content_length - parser.body_bytes();
+}
+
+}  // namespace
+
+void ProxyConnection::begin_splice() {
   ExchangeState& x = ex();
   const uint64_t min = x.config->config->limits.splice_min;
-  if (min == 0 || phase_ != Phase::kForward || !x.up || x.resp_done) return false;
-  if (x.resp_framing != OutFraming::kContentLength) return false;
+  if (min == 0 || phase_ != Phase::kForward || !x.up || x.resp_done) return;
+  if (x.resp_framing != OutFraming::kContentLength) return;
   const net::HttpParser& parser = x.up->parser();
-  const net::HttpHead& h = parser.head();
-  if (h.framing != net::BodyFraming::kContentLength) return false;
-  const uint64_t left = h.content_length - parser.body_bytes();
-  if (left < min) return false;
+  if (parser.head().framing != net::BodyFraming::kContentLength || body_left(parser) < min) return;
   x.splice_pending = true;
   // This read's bytes are parsed; no more may reach the parser (REQUIRES of Loop::splice).
   x.upstream_paused = false;
   loop_.pause_recv(x.up->socket());
-  return true;
 }
 
 void ProxyConnection::start_splice_when_flushed() {
   ExchangeState& x = ex();
   if (!x.splice_pending || x.client_sending || !x.client_out.empty() || !x.up) return;
   x.splice_pending = false;
-  const net::HttpParser& parser = x.up->parser();
-  const uint64_t left = parser.head().content_length - parser.body_bytes();
-  if (loop_.splice(x.up->socket(), sock_, left)) {
+  if (loop_.splice(x.up->socket(), sock_, body_left(x.up->parser()))) {
     x.splicing = true;
     x.splice_seen = 0;
     return;
