@@ -136,6 +136,9 @@ class Loop {
   // Bytes the splice running from `from` has delivered so far (0 without one): progress for
   // a caller's timeouts, which see no data callbacks meanwhile.
   virtual uint64_t splice_progress(const Socket* from) const = 0;
+  // Bytes that splice has read from `from` and `to` has not taken yet (0 without one): with
+  // no progress, bytes waiting here mean the sink is the side that stalled.
+  virtual size_t splice_backlog(const Socket* from) const = 0;
   // Starts a non-blocking connect; completes through on_connected.
   virtual void connect(Socket* s, const sockaddr* addr, socklen_t len) = 0;
   // Half-closes the write side (shutdown(SHUT_WR)) once outstanding sends are done.

@@ -80,6 +80,7 @@ class EpollLoop final : public Loop {
     return op != nullptr;
   }
   uint64_t splice_progress(const Socket* from) const override { return SpliceTable::progress(from); }
+  size_t splice_backlog(const Socket* from) const override { return SpliceTable::backlog(from); }
 
   void connect(Socket* s, const sockaddr* addr, socklen_t len) override {
     s->connect_pending = true;

@@ -182,6 +182,10 @@ class SpliceTable {
     const SpliceOp* op = reading(from);
     return op ? op->moved : 0;
   }
+  static size_t backlog(const Socket* from) {
+    const SpliceOp* op = reading(from);
+    return op ? op->in_pipe : 0;
+  }
   // close(s): cancels the splice through s.
   void end_all(Socket* s) {
     if (s->splice) end(s->splice);

@@ -164,6 +164,7 @@ class UringLoop final : public Loop {
     return op != nullptr;
   }
   uint64_t splice_progress(const Socket* from) const override { return SpliceTable::progress(from); }
+  size_t splice_backlog(const Socket* from) const override { return SpliceTable::backlog(from); }
 
   void connect(Socket* s, const sockaddr* addr, socklen_t len) override {
     OpState* op = pool_.op(s);

@@ -114,6 +114,85 @@ def headline(med, groups, lines):
         lines.append("")
 
 
+def targets(med, groups, lines):
+    """Issue 13's targets, counted over this run's cells: how many are met, and the misses."""
+    rows = []
+    for mode, workers in groups:
+        cells = sorted({(c, s) for (m, w, c, s, p) in med
+                        if m == mode and w == workers and p == SUBJECT})
+        if not cells:
+            continue
+        get = lambda c, s, p, k: (med.get((mode, workers, c, s, p)) or {}).get(k)  # noqa: E731
+
+        def rate(c, s, p, k):
+            a, b = get(c, s, SUBJECT, k), get(c, s, p, k)
+            return None if a is None or not b else a / b
+
+        at64 = [(s, rate(64, s, FLOOR, "cpu_us_req")) for c, s in cells if c == 64]
+        at64 = [(s, r) for s, r in at64 if r is not None]
+        if at64:
+            met = sum(r <= 1.10 for _s, r in at64)
+            rows.append((mode, workers, "CPU/request ≤ 1.10× relay, 64 conns",
+                         ", ".join(f"{size_label(s)} {r:.2f}" for s, r in at64),
+                         f"{met}/{len(at64)}"))
+        lead, lead_miss = [], []
+        for c, s in cells:
+            peers = [(p, rate(c, s, p, "rps")) for p in PEERS]
+            peers = [(p, r) for p, r in peers if r is not None]
+            if not peers:
+                continue
+            worst = min(peers, key=lambda x: x[1])
+            lead.append(worst[1] >= 1.2)
+            if worst[1] < 1.2:
+                load = get(c, s, SUBJECT, "load_cpu_pct")
+                lead_miss.append(f"{c}×{size_label(s)} {worst[1]:.2f} ({worst[0]}, load "
+                                 f"{fmt(load, 0)}%)")
+        if lead:
+            rows.append((mode, workers, "req/s ≥ 1.2× every peer",
+                         f"{sum(lead)} of {len(lead)} cells; short: " + ("; ".join(lead_miss) or "none"),
+                         f"{sum(lead)}/{len(lead)}"))
+        tail, tail_miss = [], []
+        for c, s in cells:
+            r = rate(c, s, "nginx", "p99_ms")
+            if r is None:
+                continue
+            tail.append(r <= 0.7)
+            if r > 0.7:
+                tail_miss.append(f"{c}×{size_label(s)} {r:.2f}")
+        if tail:
+            rows.append((mode, workers, "p99 ≤ 0.7× nginx",
+                         f"{sum(tail)} of {len(tail)} cells; over: " + ("; ".join(tail_miss) or "none"),
+                         f"{sum(tail)}/{len(tail)}"))
+        per_mb = [(c, s, rate(c, s, "nginx", "cpu_us_mb")) for c, s in cells if s >= 65536]
+        per_mb = [(c, s, r) for c, s, r in per_mb if r is not None]
+        if per_mb:
+            lo, hi = min(r for *_x, r in per_mb), max(r for *_x, r in per_mb)
+            met = sum(r <= 0.7 for *_x, r in per_mb)
+            rows.append((mode, workers, "CPU/MB ≤ 0.7× nginx, 64 KiB and 1 MiB",
+                         f"{lo:.2f}–{hi:.2f}×", f"{met}/{len(per_mb)}"))
+    scale = []
+    for mode in sorted({m for m, _w in groups}):
+        for (m, w, c, s, p) in sorted(med):
+            if m != mode or w != 2 or c != 1024 or p != SUBJECT:
+                continue
+            one, two = med.get((mode, 1, c, s, p)), med.get((mode, 2, c, s, p))
+            relay1, relay2 = med.get((mode, 1, c, s, FLOOR)), med.get((mode, 2, c, s, FLOOR))
+            if one and two and one.get("rps") and two.get("rps"):
+                floor = (f", relay {relay2['rps'] / relay1['rps']:.2f}×"
+                         if relay1 and relay2 and relay1.get("rps") and relay2.get("rps") else "")
+                scale.append((mode, s, two["rps"] / one["rps"], floor,
+                              two.get("load_cpu_pct")))
+    for mode, s, r, floor, load in scale:
+        rows.append((mode, "2 vs 1", f"req/s 2 workers ÷ 1 worker, 1024 conns, {size_label(s)}",
+                     f"{r:.2f}×{floor}, load CPU {fmt(load, 0)}%", "yes" if r >= 1.7 else "no"))
+    if not rows:
+        return
+    lines.append("#### Targets (issue 13), counted over this run")
+    lines.append("")
+    rows_table(lines, rows, [(h, i, False) for i, h in
+                             enumerate(["mode", "workers", "target", "measured", "met"])])
+
+
 def full_tables(med, groups, lines):
     lines.append("<details><summary>Every cell and proxy (medians over rounds)</summary>")
     lines.append("")
@@ -315,6 +394,7 @@ def main():
         lines.append("### Matrix")
         lines.append("")
         headline(med, groups, lines)
+        targets(med, groups, lines)
         made = plots(out_dir, med, groups)
         for png in made:
             lines.append(f"![{png}]({png})")

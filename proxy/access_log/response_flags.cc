@@ -10,7 +10,7 @@ namespace ringway::proxy {
 
 char* write_response_flags(char* out, uint32_t flags) {
   static constexpr std::string_view kCodes[] = {"NR",  "UH", "UF",  "UT", "UR", "UC",
-                                                "UPE", "UO", "DPE", "DT", "DC", "SD"};
+                                                "UPE", "UO", "DPE", "DT", "DC", "SD", "DS"};
   static_assert(std::size(kCodes) * 4 <= kResponseFlagsBound);
   constexpr uint32_t kKnown = (1u << std::size(kCodes)) - 1;
   char* const begin = out;

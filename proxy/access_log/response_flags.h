@@ -21,11 +21,12 @@ enum ResponseFlag : uint32_t {
   kFlagDownstreamHeaderTimeout = 1u << 9,  // DT  the client sent no full head in time (408)
   kFlagDownstreamClosed = 1u << 10,  // DC  the client closed or reset before the response ended
   kFlagShutdownCut = 1u << 11,       // SD  cut off when the drain budget ran out at shutdown
+  kFlagDownstreamStalled = 1u << 12,  // DS  the client took no response bytes for upstream_response
 };
 
 // Writes the codes of `flags` joined by ',' in the order above ("UF,UT"); nothing for 0.
 // Returns: the end of what was written, at most kResponseFlagsBound bytes.
 char* write_response_flags(char* out, uint32_t flags);
-inline constexpr size_t kResponseFlagsBound = 12 * 4;  // 12 codes of up to 3 letters, commas
+inline constexpr size_t kResponseFlagsBound = 13 * 4;  // 13 codes of up to 3 letters, commas
 
 }  // namespace ringway::proxy

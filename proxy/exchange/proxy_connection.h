@@ -112,6 +112,9 @@ class ProxyConnection final : public net::SocketHandler,
   bool can_retry(bool connect_phase) const;
   void drop_upstream(bool reusable);
   void on_upstream_timer();
+  // True while the upstream is quiet because of the client: its reads wait for the client
+  // to take what is queued, or a splice's bytes wait in the pipe for the client socket.
+  bool held_by_client(const ExchangeState& x) const;
   void set_upstream_deadline(base::Millis after);
   void tunnel_client_bytes(const char* data, size_t len);
 

@@ -25,6 +25,7 @@ void ProxyConnection::begin_splice() {
   const net::HttpParser& parser = x.up->parser();
   if (parser.head().framing != net::BodyFraming::kContentLength || body_left(parser) < min) return;
   x.splice_pending = true;
+  x.client_seen = x.log_bytes_out;
   // This read's bytes are parsed; no more may reach the parser (REQUIRES of Loop::splice).
   x.upstream_paused = false;
   loop_.pause_recv(x.up->socket());

@@ -189,6 +189,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
   if (x.client_out.size() + x.client_sending_buf.size() >= stream_limit() && x.up && !x.upstream_paused) {
     // The client reads slower than the server writes: stop reading the server.
     x.upstream_paused = true;
+    x.client_seen = x.log_bytes_out;
     loop_.pause_recv(x.up->socket());
   }
 }
@@ -471,6 +472,20 @@ void ProxyConnection::on_upstream_timer() {
     set_upstream_deadline(x.config->config->timeouts.upstream_response);
     return;
   }
+  if (held_by_client(x)) {
+    // The server is quiet because we stopped taking its bytes for a client that takes none
+    // of ours: the silence is the client's. Cut the client off and do not charge the server,
+    // or one slow reader could eject a healthy server. A client still taking bytes (the
+    // copy path sees them as send completions) gets another period.
+    if (!x.splicing && x.log_bytes_out != x.client_seen) {
+      x.client_seen = x.log_bytes_out;
+      set_upstream_deadline(x.config->config->timeouts.upstream_response);
+      return;
+    }
+    x.log_flags |= kFlagDownstreamStalled;
+    close();
+    return;
+  }
   upstream_deadline_active_ = false;
   if (x.up_connecting) {
     upstream_failed("connect timeout after " +
@@ -481,6 +496,14 @@ void ProxyConnection::on_upstream_timer() {
   upstream_failed("no response within " +
                       std::to_string(x.config->config->timeouts.upstream_response) + " ms",
                   false, true);
+}
+
+bool ProxyConnection::held_by_client(const ExchangeState& x) const {
+  if (!x.up) return false;
+  // Reads paused for a client queue at its bound, or until the queue drains for a splice.
+  if (x.upstream_paused || x.splice_pending) return true;
+  // A splice with no progress (on_upstream_timer looked) and bytes in its pipe: the sink.
+  return x.splicing && loop_.splice_backlog(x.up->socket()) > 0;
 }
 
 void ProxyConnection::tunnel_client_bytes(const char* data, size_t len) {

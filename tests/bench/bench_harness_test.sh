@@ -111,6 +111,9 @@ printf 'date\ttoday\ncommand\tbench/run.sh --test\n' >"$WORK/out/meta.tsv"
 python3 "$ROOT/bench/lib/report.py" "$WORK/out" >/dev/null
 expect "report median req/s" 2000 "$(awk -F'\t' '$5 == "ringway" { print $7 }' "$WORK/out/summary.tsv")"
 expect "report CPU ratio to the floor" 1 "$(grep -c '^| 64 | 100 B | 2000 | 1.00 | 20.00 | 2.00 | 2.00 |' "$WORK/out/report.md")"
+expect "report counts the lead target" 1 "$(grep -c '^| pinned | 1 | req/s ≥ 1.2× every peer | 1 of 1 cells; short: none | 1/1 |' "$WORK/out/report.md")"
+expect "report counts the CPU target" 1 "$(grep -c '^| pinned | 1 | CPU/request ≤ 1.10× relay, 64 conns | 100 B 2.00 | 0/1 |' "$WORK/out/report.md")"
+expect "report counts the p99 target" 1 "$(grep -c '^| pinned | 1 | p99 ≤ 0.7× nginx | 0 of 1 cells; over: 64×100 B 1.00 | 0/1 |' "$WORK/out/report.md")"
 if command -v gnuplot >/dev/null; then
   expect "plot written" yes "$([[ -s $WORK/out/rps-pinned-w1.png ]] && echo yes || echo no)"
 fi

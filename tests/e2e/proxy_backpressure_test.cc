@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,10 @@
 namespace ringway::e2e {
 namespace {
 
-using ProxyBackpressure = ProxyE2E;
+class ProxyBackpressure : public ProxyE2E {
+ protected:
+  void stalled_client_is_cut_off_without_charging_the_server(const std::string& limits);
+};
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kResponseBytes = 100 * kMiB;
@@ -258,6 +262,81 @@ TEST_P(ProxyBackpressure, LargestReadBuffersKeepEveryByteBothWaysAndPipelined) {
     ASSERT_TRUE(r) << conn.error();
     EXPECT_EQ(r->body, std::string("small ") + name);
   }
+}
+
+// A client that takes nothing holds the proxy's reads of the server paused, and the server
+// then looks silent to upstream_response. That silence is the client's: the client is cut
+// off (DS in the access log) and the server is not charged with a failure, which with
+// consecutive_failures: 1 would eject it. Both paths: copied (splice_min: 0) and spliced.
+void ProxyBackpressure::stalled_client_is_cut_off_without_charging_the_server(
+    const std::string& limits) {
+  const UpstreamScript serve = [](UpstreamConn& c) {
+    while (auto req = c.read_request()) {
+      if (req->target != "/big") {
+        if (!c.send(http_response(200, "small"))) return;
+        continue;
+      }
+      if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(64 * kMiB) + "\r\n\r\n"))
+        return;
+      const std::string block(256 * 1024, 'b');
+      for (uint64_t off = 0; off < 64 * kMiB; off += block.size()) {
+        if (!c.send(block)) return;  // the proxy cut the exchange off
+      }
+    }
+  };
+  // Two servers: the balancer never ejects the last one, so one server would hide the charge.
+  FakeUpstream& a = start_upstream(serve);
+  FakeUpstream& b = start_upstream(serve);
+  TempDir dir;
+  const std::string log_path = dir.path() + "/access.log";
+  ProxyConfig c;
+  c.upstreams.push_back(UpstreamSpec("up", {a.address(), b.address()},
+                                     "outlier: {consecutive_failures: 1, base_ejection: 30s}"));
+  c.routes.push_back(RouteSpec("/up/", "up"));
+  c.limits = limits;
+  c.timeouts = "upstream_response: 300ms";
+  c.top_level = "access_log: {path: \"" + log_path + "\", flush: 20ms}\n";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(c));
+
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  ASSERT_TRUE(conn.send("GET /up/big HTTP/1.1\r\nHost: h\r\nX-Request-Id: stalled-1\r\n\r\n"));
+  ::usleep(1500 * 1000);  // read nothing: five timeouts' worth
+  std::string got;
+  ASSERT_TRUE(conn.wait_closed(kIoTimeout, &got)) << "the proxy kept a client that read nothing";
+  EXPECT_LT(got.size(), 64 * kMiB) << "the whole body fitted in the socket buffers: no stall";
+
+  std::string line;
+  const base::TimePoint start = base::Clock::now();
+  while (line.empty() && base::Clock::now() - start < kIoTimeout) {
+    std::ifstream in(log_path);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("\"request_id\":\"stalled-1\"") != std::string::npos) line = l;
+    }
+    if (line.empty()) ::usleep(20 * 1000);
+  }
+  EXPECT_NE(line.find("\"flags\":\"DS\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;
+
+  const std::string m = scrape();
+  for (const FakeUpstream* server : {&a, &b}) {
+    EXPECT_EQ(sample_value(m, "ringway_upstream_ejections_total",
+                           {{"upstream", "up"}, {"server", server->address()}}),
+              std::optional<double>(0))
+        << "a slow client ejected a healthy server";
+  }
+  auto next = exchange("GET /up/small HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(next->body, "small");
+}
+
+TEST_P(ProxyBackpressure, AStalledClientIsCutOffWithoutChargingTheServerCopied) {
+  stalled_client_is_cut_off_without_charging_the_server("splice_min: 0");
+}
+
+TEST_P(ProxyBackpressure, AStalledClientIsCutOffWithoutChargingTheServerSpliced) {
+  stalled_client_is_cut_off_without_charging_the_server("splice_min: 32KiB");
 }
 
 RINGWAY_PROXY_BACKENDS(ProxyBackpressure);
