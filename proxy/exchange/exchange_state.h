@@ -79,7 +79,7 @@ struct ExchangeState {
   bool splice_pending = false;  // body to be spliced once the client has taken what is queued
   bool splicing = false;        // Loop::splice() from the upstream to the client is running
   uint64_t splice_seen = 0;     // its progress when the upstream timer last looked
-  uint64_t client_seen = 0;     // log_bytes_out then, while reads wait for the client
+  uint64_t client_seen = 0;     // client's TCP bytes acked then, while reads wait for it
   OutFraming resp_framing = OutFraming::kNone;
   int status = 0;
   net::InputBuffer up_in;

@@ -115,6 +115,8 @@ class ProxyConnection final : public net::SocketHandler,
   // True while the upstream is quiet because of the client: its reads wait for the client
   // to take what is queued, or a splice's bytes wait in the pipe for the client socket.
   bool held_by_client(const ExchangeState& x) const;
+  // Bytes crossed a tunnel (either way): it stays open until client_idle passes without any.
+  void tunnel_activity();
   void set_upstream_deadline(base::Millis after);
   void tunnel_client_bytes(const char* data, size_t len);
 

@@ -4,6 +4,7 @@
 
 #include "net/http_writer.h"
 #include "net/socket.h"
+#include "net/tcp_progress.h"
 #include "proxy/access_log/response_flags.h"
 #include "proxy/exchange/proxy_connection.h"
 #include "proxy/proxy_metrics.h"
@@ -124,7 +125,9 @@ void ProxyConnection::send_upstream() {
   if (n == 0) return;
   x.up_sending = true;
   loop_.send(x.up->socket(), iov, n);
-  set_upstream_deadline(x.config->config->timeouts.upstream_response);
+  // A tunnel owes no response: a WebSocket server may stay quiet as long as it likes. The
+  // tunnel's bound is client_idle with no bytes either way (tunnel_activity).
+  if (phase_ != Phase::kTunnel) set_upstream_deadline(x.config->config->timeouts.upstream_response);
 }
 
 void ProxyConnection::on_upstream_sent(ssize_t res) {
@@ -178,6 +181,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
   x.got_response_bytes = true;
   if (phase_ == Phase::kTunnel) {
     x.client_out.append(data, len);
+    tunnel_activity();
   } else {
     set_upstream_deadline(x.config->config->timeouts.upstream_response);
     process_upstream_input(data, len);
@@ -189,7 +193,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
   if (x.client_out.size() + x.client_sending_buf.size() >= stream_limit() && x.up && !x.upstream_paused) {
     // The client reads slower than the server writes: stop reading the server.
     x.upstream_paused = true;
-    x.client_seen = x.log_bytes_out;
+    x.client_seen = net::bytes_acked(loop_.fd(sock_));
     loop_.pause_recv(x.up->socket());
   }
 }
@@ -475,10 +479,11 @@ void ProxyConnection::on_upstream_timer() {
   if (held_by_client(x)) {
     // The server is quiet because we stopped taking its bytes for a client that takes none
     // of ours: the silence is the client's. Cut the client off and do not charge the server,
-    // or one slow reader could eject a healthy server. A client still taking bytes (the
-    // copy path sees them as send completions) gets another period.
-    if (!x.splicing && x.log_bytes_out != x.client_seen) {
-      x.client_seen = x.log_bytes_out;
+    // or one slow reader could eject a healthy server. A client still taking bytes (TCP's
+    // count moves even inside one long send of ours) gets another period.
+    const uint64_t acked = net::bytes_acked(loop_.fd(sock_));
+    if (acked != x.client_seen) {
+      x.client_seen = acked;
       set_upstream_deadline(x.config->config->timeouts.upstream_response);
       return;
     }
@@ -498,6 +503,10 @@ void ProxyConnection::on_upstream_timer() {
                   false, true);
 }
 
+void ProxyConnection::tunnel_activity() {
+  set_client_deadline(ex().config->config->timeouts.client_idle);
+}
+
 bool ProxyConnection::held_by_client(const ExchangeState& x) const {
   if (!x.up) return false;
   // Reads paused for a client queue at its bound, or until the queue drains for a splice.
@@ -509,6 +518,7 @@ bool ProxyConnection::held_by_client(const ExchangeState& x) const {
 void ProxyConnection::tunnel_client_bytes(const char* data, size_t len) {
   ExchangeState& x = ex();
   x.req_body.append(data, len);
+  tunnel_activity();
   send_upstream();
   if (x.req_body.size() + x.req_sending.size() >= stream_limit() && !client_paused_) {
     client_paused_ = true;

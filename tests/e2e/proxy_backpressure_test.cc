@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/e2e/proxy_fixture.h"
 
@@ -19,8 +20,35 @@ namespace {
 
 class ProxyBackpressure : public ProxyE2E {
  protected:
-  void stalled_client_is_cut_off_without_charging_the_server(const std::string& limits);
+  void stalled_client_is_cut_off_without_charging_the_server(bool spliced);
 };
+
+// The access-log line of the request with X-Request-Id `id`, once the writer has flushed it
+// ("" if none came within the I/O timeout).
+std::string log_line_of(const std::string& path, const std::string& id) {
+  const base::TimePoint start = base::Clock::now();
+  while (base::Clock::now() - start < kIoTimeout) {
+    std::ifstream in(path);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("\"request_id\":\"" + id + "\"") != std::string::npos) return l;
+    }
+    ::usleep(20 * 1000);
+  }
+  return "";
+}
+
+// One upstream_response of 300 ms and the access log, for the tests of slow clients.
+ProxyConfig slow_client_config(std::vector<std::string> servers, const std::string& limits,
+                               const std::string& log_path) {
+  ProxyConfig c;
+  c.upstreams.push_back(UpstreamSpec("up", std::move(servers),
+                                     "outlier: {consecutive_failures: 1, base_ejection: 30s}"));
+  c.routes.push_back(RouteSpec("/up/", "up"));
+  c.limits = limits;
+  c.timeouts = "upstream_response: 300ms";
+  c.top_level = "access_log: {path: \"" + log_path + "\", flush: 20ms}\n";
+  return c;
+}
 
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kResponseBytes = 100 * kMiB;
@@ -268,8 +296,7 @@ TEST_P(ProxyBackpressure, LargestReadBuffersKeepEveryByteBothWaysAndPipelined) {
 // then looks silent to upstream_response. That silence is the client's: the client is cut
 // off (DS in the access log) and the server is not charged with a failure, which with
 // consecutive_failures: 1 would eject it. Both paths: copied (splice_min: 0) and spliced.
-void ProxyBackpressure::stalled_client_is_cut_off_without_charging_the_server(
-    const std::string& limits) {
+void ProxyBackpressure::stalled_client_is_cut_off_without_charging_the_server(bool spliced) {
   const UpstreamScript serve = [](UpstreamConn& c) {
     while (auto req = c.read_request()) {
       if (req->target != "/big") {
@@ -289,34 +316,21 @@ void ProxyBackpressure::stalled_client_is_cut_off_without_charging_the_server(
   FakeUpstream& b = start_upstream(serve);
   TempDir dir;
   const std::string log_path = dir.path() + "/access.log";
-  ProxyConfig c;
-  c.upstreams.push_back(UpstreamSpec("up", {a.address(), b.address()},
-                                     "outlier: {consecutive_failures: 1, base_ejection: 30s}"));
-  c.routes.push_back(RouteSpec("/up/", "up"));
-  c.limits = limits;
-  c.timeouts = "upstream_response: 300ms";
-  c.top_level = "access_log: {path: \"" + log_path + "\", flush: 20ms}\n";
-  ASSERT_NO_FATAL_FAILURE(start_proxy(c));
+  ASSERT_NO_FATAL_FAILURE(start_proxy(slow_client_config(
+      {a.address(), b.address()}, spliced ? "splice_min: 32KiB" : "splice_min: 0", log_path)));
 
   RawConnection conn;
   ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  int rcvbuf = 1 << 20;  // so 64 MiB cannot fit in socket buffers, whatever tcp_rmem allows
+  ::setsockopt(conn.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   ASSERT_TRUE(conn.send("GET /up/big HTTP/1.1\r\nHost: h\r\nX-Request-Id: stalled-1\r\n\r\n"));
-  ::usleep(1500 * 1000);  // read nothing: five timeouts' worth
+  // Read nothing until the proxy has logged the request's end: reading would be progress.
+  const std::string line = log_line_of(log_path, "stalled-1");
+  EXPECT_NE(line.find("\"flags\":\"DS\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;
   std::string got;
   ASSERT_TRUE(conn.wait_closed(kIoTimeout, &got)) << "the proxy kept a client that read nothing";
   EXPECT_LT(got.size(), 64 * kMiB) << "the whole body fitted in the socket buffers: no stall";
-
-  std::string line;
-  const base::TimePoint start = base::Clock::now();
-  while (line.empty() && base::Clock::now() - start < kIoTimeout) {
-    std::ifstream in(log_path);
-    for (std::string l; std::getline(in, l);) {
-      if (l.find("\"request_id\":\"stalled-1\"") != std::string::npos) line = l;
-    }
-    if (line.empty()) ::usleep(20 * 1000);
-  }
-  EXPECT_NE(line.find("\"flags\":\"DS\""), std::string::npos) << line;
-  EXPECT_NE(line.find("\"status\":200"), std::string::npos) << line;
 
   const std::string m = scrape();
   for (const FakeUpstream* server : {&a, &b}) {
@@ -325,6 +339,9 @@ void ProxyBackpressure::stalled_client_is_cut_off_without_charging_the_server(
               std::optional<double>(0))
         << "a slow client ejected a healthy server";
   }
+  if (spliced) {
+    EXPECT_GT(ProxyProcess::value(m, "ringway_response_bytes_spliced_total"), 0);
+  }
   auto next = exchange("GET /up/small HTTP/1.1\r\nHost: h\r\n\r\n");
   ASSERT_TRUE(next);
   EXPECT_EQ(next->status, 200);
@@ -332,11 +349,64 @@ void ProxyBackpressure::stalled_client_is_cut_off_without_charging_the_server(
 }
 
 TEST_P(ProxyBackpressure, AStalledClientIsCutOffWithoutChargingTheServerCopied) {
-  stalled_client_is_cut_off_without_charging_the_server("splice_min: 0");
+  stalled_client_is_cut_off_without_charging_the_server(false);
 }
 
 TEST_P(ProxyBackpressure, AStalledClientIsCutOffWithoutChargingTheServerSpliced) {
-  stalled_client_is_cut_off_without_charging_the_server("splice_min: 32KiB");
+  stalled_client_is_cut_off_without_charging_the_server(true);
+}
+
+// The other side of that rule, on the copy path: a client that keeps taking bytes, only
+// slower than the server sends them, holds the server's reads paused for longer than
+// upstream_response at a time, and still gets the whole body. With a 4 MiB stream_buffer one
+// send to a client reading 8 MiB/s lasts half a second, longer than the timeout: progress
+// must be seen inside a send, not only at its end. (The body outgrows the kernel's socket
+// buffers, up to tcp_wmem's 4 MiB on the proxy's side, so the pauses do happen.)
+TEST_P(ProxyBackpressure, AClientThatKeepsReadingSlowlyIsNotCutOff) {
+  constexpr uint64_t kBody = 16 * kMiB;
+  FakeUpstream& up = start_upstream([](UpstreamConn& c) {
+    while (auto req = c.read_request()) {
+      std::string body(kBody, '\0');
+      fill(body, 0);
+      if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n" +
+                  body))
+        return;
+    }
+  });
+  TempDir dir;
+  const std::string log_path = dir.path() + "/access.log";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(
+      slow_client_config({up.address()}, "splice_min: 0, stream_buffer: 4MiB", log_path)));
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  int rcvbuf = 128 * 1024;
+  ::setsockopt(conn.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  ASSERT_TRUE(conn.send("GET /up/slow HTTP/1.1\r\nHost: h\r\nX-Request-Id: slow-1\r\n\r\n"));
+  // Up to 800 KiB every 100 ms: about 8 MiB/s.
+  std::string got;
+  size_t body_at = std::string::npos;
+  std::string buf(64 * 1024, '\0');
+  const base::TimePoint start = base::Clock::now();
+  bool closed = false;
+  while (!closed && base::Clock::now() - start < 20000) {
+    for (size_t tick = 0; tick < 800 * 1024;) {
+      const ssize_t n = ::recv(conn.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n == 0) closed = true;
+      if (n <= 0) break;
+      got.append(buf.data(), static_cast<size_t>(n));
+      tick += static_cast<size_t>(n);
+    }
+    if (body_at == std::string::npos && got.find("\r\n\r\n") != std::string::npos) {
+      body_at = got.find("\r\n\r\n") + 4;
+    }
+    if (body_at != std::string::npos && got.size() >= body_at + kBody) break;
+    ::usleep(100 * 1000);
+  }
+  ASSERT_NE(body_at, std::string::npos) << got.substr(0, 200);
+  EXPECT_EQ(got.size() - body_at, kBody) << "cut off after " << base::Clock::now() - start << " ms";
+  EXPECT_GT(base::Clock::now() - start, 900) << "read in under three timeouts: no test";
+  const std::string line = log_line_of(log_path, "slow-1");
+  EXPECT_NE(line.find("\"flags\":\"\""), std::string::npos) << line;
 }
 
 RINGWAY_PROXY_BACKENDS(ProxyBackpressure);

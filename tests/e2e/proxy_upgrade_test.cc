@@ -2,7 +2,9 @@
 // close), and a declined upgrade never leaves the client on a half-switched connection.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "tests/e2e/proxy_fixture.h"
 
@@ -117,6 +119,54 @@ TEST_P(ProxyUpgrade, DeclinedUpgradeLeavesAUsableOrClosedConnection) {
   ASSERT_TRUE(next) << conn.error();
   EXPECT_EQ(next->status, 200) << next->body;
   EXPECT_EQ(next->body, "/next");
+}
+
+// A tunnel owes no response, so upstream_response does not apply to it: the server may take
+// longer than that to answer a message. Its bound is client_idle with no bytes either way,
+// counted from the last byte, not from the 101.
+TEST_P(ProxyUpgrade, ATunnelLivesWhileBytesCrossItAndClosesAfterClientIdleWithout) {
+  FakeUpstream& up = start_upstream([](UpstreamConn& c) {
+    if (!c.read_request()) return;
+    if (!c.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n"))
+      return;
+    for (;;) {
+      std::string bytes = c.recv_some(10000);
+      if (bytes.empty()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // > upstream_response
+      if (!c.send(bytes)) return;
+    }
+  });
+  ProxyConfig c = single_route(up.address());
+  c.timeouts = "client_idle: 600ms, upstream_response: 200ms";
+  ASSERT_NO_FATAL_FAILURE(start_proxy(c));
+  RawConnection conn;
+  ASSERT_TRUE(conn.connect(proxy_.port())) << conn.error();
+  ASSERT_TRUE(conn.send("GET /up/ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"));
+  std::string got;
+  ASSERT_TRUE(recv_until(conn.fd(), got, "\r\n\r\n", kIoTimeout)) << got;
+  ASSERT_EQ(got.rfind("HTTP/1.1 101 ", 0), 0u) << got;
+  got.erase(0, got.find("\r\n\r\n") + 4);
+  // Five messages, each answered 300 ms late, 250 ms apart: 2.75 s of tunnel, more than four
+  // times client_idle, with no gap in traffic longer than half of it.
+  const base::TimePoint start = base::Clock::now();
+  for (int i = 0; i < 5; ++i) {
+    const std::string msg = "message-" + std::to_string(i);
+    ASSERT_TRUE(conn.send(msg)) << "round " << i << ": " << conn.error();
+    std::string echo = std::move(got);
+    got.clear();
+    ASSERT_TRUE(recv_at_least(conn.fd(), echo, msg.size(), kIoTimeout))
+        << "round " << i << " after " << base::Clock::now() - start << " ms: the tunnel closed";
+    EXPECT_EQ(echo, msg);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  // Then nothing either way: closed once client_idle has passed since the last byte.
+  const base::TimePoint quiet = base::Clock::now();
+  std::string rest;
+  ASSERT_TRUE(conn.wait_closed(kIoTimeout, &rest)) << conn.error();
+  const base::Millis took = base::Clock::now() - quiet;
+  EXPECT_EQ(rest, "");
+  EXPECT_GE(took, 300) << "closed before client_idle (600 ms, 250 of them already slept)";
+  EXPECT_LT(took, 3000);
 }
 
 RINGWAY_PROXY_BACKENDS(ProxyUpgrade);
