@@ -398,6 +398,7 @@ void ProxyConnection::on_sent(ssize_t res) {
   x.client_sending_buf.clear();
   if (phase_ == Phase::kClosed) return;
   if (res > 0) x.log_bytes_out += static_cast<uint64_t>(res);
+  if (res > 0 && phase_ == Phase::kTunnel) tunnel_activity();  // the client took bytes
   if (res < 0) {
     x.log_flags |= kFlagDownstreamClosed;
     close();

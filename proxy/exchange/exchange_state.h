@@ -2,6 +2,7 @@
 // upstream connection and its response buffer. Leased from the worker while bytes are in flight.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ struct RouteRuntime;
 struct WorkerConfig;
 class UpstreamRuntime;
 struct ServerRuntime;
+
+// ExchangeState::client_seen before the upstream timer has looked at the client.
+inline constexpr uint64_t kClientUnseen = ~uint64_t{0};
 
 // A keep-alive connection between requests holds none of this: the worker lends an exchange
 // when a request's first byte arrives and takes it back once the connection is idle again,
@@ -79,7 +83,9 @@ struct ExchangeState {
   bool splice_pending = false;  // body to be spliced once the client has taken what is queued
   bool splicing = false;        // Loop::splice() from the upstream to the client is running
   uint64_t splice_seen = 0;     // its progress when the upstream timer last looked
-  uint64_t client_seen = 0;     // client's TCP bytes acked then, while reads wait for it
+  // The client's progress (TCP bytes acked + log_bytes_out) when the upstream timer last
+  // looked while reads wait for the client; kClientUnseen right after a pause.
+  uint64_t client_seen = 0;
   OutFraming resp_framing = OutFraming::kNone;
   int status = 0;
   net::InputBuffer up_in;

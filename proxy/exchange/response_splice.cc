@@ -3,7 +3,6 @@
 // pipe -> client socket by splice(2). Nothing in such a body is ours to look at (no framing
 // inside a Content-Length body), so this changes who copies, not what is forwarded.
 #include "net/socket.h"
-#include "net/tcp_progress.h"
 #include "proxy/access_log/response_flags.h"
 #include "proxy/exchange/proxy_connection.h"
 #include "proxy/proxy_metrics.h"
@@ -26,7 +25,7 @@ void ProxyConnection::begin_splice() {
   const net::HttpParser& parser = x.up->parser();
   if (parser.head().framing != net::BodyFraming::kContentLength || body_left(parser) < min) return;
   x.splice_pending = true;
-  x.client_seen = net::bytes_acked(loop_.fd(sock_));
+  x.client_seen = kClientUnseen;
   // This read's bytes are parsed; no more may reach the parser (REQUIRES of Loop::splice).
   x.upstream_paused = false;
   loop_.pause_recv(x.up->socket());

@@ -159,6 +159,7 @@ void ProxyConnection::on_upstream_sent(ssize_t res) {
     if (!x.got_response_bytes) upstream_failed(std::string("send: ") + strerror(static_cast<int>(-res)), false, false);
     return;
   }
+  if (phase_ == Phase::kTunnel) tunnel_activity();  // the server took bytes
   if (!x.req_body.empty()) send_upstream();
   if (client_paused_ && x.req_body.size() + x.req_sending.size() < stream_limit() &&
       (phase_ == Phase::kTunnel || (phase_ == Phase::kForward && !x.req_done))) {
@@ -193,7 +194,7 @@ void ProxyConnection::on_upstream_data(const char* data, size_t len) {
   if (x.client_out.size() + x.client_sending_buf.size() >= stream_limit() && x.up && !x.upstream_paused) {
     // The client reads slower than the server writes: stop reading the server.
     x.upstream_paused = true;
-    x.client_seen = net::bytes_acked(loop_.fd(sock_));
+    x.client_seen = kClientUnseen;
     loop_.pause_recv(x.up->socket());
   }
 }
@@ -473,17 +474,21 @@ void ProxyConnection::on_upstream_timer() {
   if (x.splicing && loop_.splice_progress(x.up->socket()) != x.splice_seen) {
     // Bytes moved since the last look: the upstream is not silent, only unseen by us.
     x.splice_seen = loop_.splice_progress(x.up->socket());
+    x.client_seen = kClientUnseen;
     set_upstream_deadline(x.config->config->timeouts.upstream_response);
     return;
   }
   if (held_by_client(x)) {
     // The server is quiet because we stopped taking its bytes for a client that takes none
     // of ours: the silence is the client's. Cut the client off and do not charge the server,
-    // or one slow reader could eject a healthy server. A client still taking bytes (TCP's
-    // count moves even inside one long send of ours) gets another period.
-    const uint64_t acked = net::bytes_acked(loop_.fd(sock_));
-    if (acked != x.client_seen) {
-      x.client_seen = acked;
+    // or one slow reader could eject a healthy server. A client still taking bytes gets
+    // another period: TCP's count of acknowledged bytes moves even inside one long send of
+    // ours (log_bytes_out stands in where the kernel gives no count). The first look after
+    // a pause only takes the count, so the pause path itself costs no syscall: a client is
+    // cut off after one to two periods without progress.
+    const uint64_t progress = net::bytes_acked(loop_.fd(sock_)) + x.log_bytes_out;
+    if (x.client_seen == kClientUnseen || progress != x.client_seen) {
+      x.client_seen = progress;
       set_upstream_deadline(x.config->config->timeouts.upstream_response);
       return;
     }
