@@ -411,6 +411,9 @@ void ProxyConnection::on_sent(ssize_t res) {
   } else if (x.upstream_paused && x.up) {
     x.upstream_paused = false;
     loop_.start_recv(x.up->socket());
+    // The server's silence counts from when we read it again, not from before the pause:
+    // else a pause ending just before the deadline would blame the server for our wait.
+    set_upstream_deadline(x.config->config->timeouts.upstream_response);
   }
   // With x.up still attached the response waits for its upstream send completion (see
   // finish_response), and that path completes the request.

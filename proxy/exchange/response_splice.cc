@@ -35,6 +35,8 @@ void ProxyConnection::start_splice_when_flushed() {
   ExchangeState& x = ex();
   if (!x.splice_pending || x.client_sending || !x.client_out.empty() || !x.up) return;
   x.splice_pending = false;
+  // Reading the server again, by splice or by recv: its silence counts from now.
+  set_upstream_deadline(x.config->config->timeouts.upstream_response);
   if (loop_.splice(x.up->socket(), sock_, body_left(x.up->parser()))) {
     x.splicing = true;
     x.splice_seen = 0;
