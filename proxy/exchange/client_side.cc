@@ -413,7 +413,8 @@ void ProxyConnection::on_sent(ssize_t res) {
     loop_.start_recv(x.up->socket());
     // The server's silence counts from when we read it again, not from before the pause:
     // else a pause ending just before the deadline would blame the server for our wait.
-    set_upstream_deadline(x.config->config->timeouts.upstream_response);
+    // (Not once the response is whole: finish_response ended the deadline then.)
+    if (!x.resp_done) set_upstream_deadline(x.config->config->timeouts.upstream_response);
   }
   // With x.up still attached the response waits for its upstream send completion (see
   // finish_response), and that path completes the request.
