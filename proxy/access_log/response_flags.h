@@ -21,7 +21,7 @@ enum ResponseFlag : uint32_t {
   kFlagDownstreamHeaderTimeout = 1u << 9,  // DT  the client sent no full head in time (408)
   kFlagDownstreamClosed = 1u << 10,  // DC  the client closed or reset before the response ended
   kFlagShutdownCut = 1u << 11,       // SD  cut off when the drain budget ran out at shutdown
-  kFlagDownstreamStalled = 1u << 12,  // DS  the client took no response bytes for upstream_response
+  kFlagDownstreamStalled = 1u << 12,  // DS  reads paused for a client that took nothing for a period
 };
 
 // Writes the codes of `flags` joined by ',' in the order above ("UF,UT"); nothing for 0.
