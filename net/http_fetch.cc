@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "net/address.h"
+#include "net/head_writer.h"
 #include "net/http_parser.h"
 #include "net/http_writer.h"
 
@@ -88,16 +89,17 @@ bool http_fetch(const FetchRequest& request, FetchResult* result) {
   }
 
   std::string out;
-  write_request_line(out, request.method, target);
-  write_header(out, "Host", hostport);
+  HeadWriter head(out);
+  head.request_line(request.method, target);
+  head.header("Host", hostport);
   bool has_cl = false;
   for (const auto& [n, v] : request.headers) {
-    write_header(out, n, v);
+    head.header(n, v);
     if (iequals(n, "Content-Length")) has_cl = true;
   }
-  if (!request.body.empty() && !has_cl) write_content_length(out, request.body.size());
-  write_header(out, "Connection", "close");
-  end_head(out);
+  if (!request.body.empty() && !has_cl) head.content_length(request.body.size());
+  head.header("Connection", "close");
+  head.end_head();
   out += request.body;
   size_t off = 0;
   while (off < out.size()) {

@@ -8,6 +8,7 @@
 
 #include "base/callback_scope.h"
 #include "base/json_writer.h"
+#include "net/head_writer.h"
 #include "net/http_date.h"
 #include "net/http_writer.h"
 #include "net/input_buffer.h"
@@ -44,16 +45,16 @@ void ResponseWriter::respond(int status, std::string_view content_type, std::str
   if (responded_) return;
   responded_ = true;
   status_ = status;
-  std::string& out = *out_;
-  write_status_line(out, status);
-  write_header(out, "Date", http_date_now());
-  if (!content_type.empty()) write_header(out, "Content-Type", content_type);
-  write_content_length(out, body.size());
-  if (close_) write_header(out, "Connection", "close");
-  for (const HeaderField& f : extra) write_header(out, f.name, f.value);
-  for (const auto& [name, value] : *common_) write_header(out, name, value);
-  end_head(out);
-  if (!head_request_) out.append(body);
+  HeadWriter head(*out_);
+  head.status_line(status);
+  head.header("Date", http_date_now());
+  if (!content_type.empty()) head.header("Content-Type", content_type);
+  head.content_length(body.size());
+  if (close_) head.header("Connection", "close");
+  for (const HeaderField& f : extra) head.header(f.name, f.value);
+  for (const auto& [name, value] : *common_) head.header(name, value);
+  head.end_head();
+  if (!head_request_) out_->append(body);
 }
 
 // What a connection holds only while it carries a request (see HttpServer::lease_exchange).

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "net/head_writer.h"
+
 namespace ringway::net {
 
 bool is_hop_by_hop(std::string_view name) {
@@ -148,9 +150,7 @@ constexpr char kDigitPairs[] =
     "8081828384858687888990919293949596979899";
 }  // namespace
 
-void append_decimal(std::string& out, uint64_t n) {
-  char buf[20];  // 2^64-1 has 20 digits
-  char* end = buf + sizeof(buf);
+char* decimal_digits(uint64_t n, char* end) {
   char* p = end;
   while (n >= 100) {
     unsigned pair = static_cast<unsigned>(n % 100) * 2;
@@ -164,6 +164,13 @@ void append_decimal(std::string& out, uint64_t n) {
   } else {
     *--p = static_cast<char>('0' + n);
   }
+  return p;
+}
+
+void append_decimal(std::string& out, uint64_t n) {
+  char buf[kMaxDecimalDigits];
+  char* end = buf + sizeof(buf);
+  const char* p = decimal_digits(n, end);
   out.append(p, static_cast<size_t>(end - p));
 }
 
@@ -178,52 +185,16 @@ void append_hex(std::string& out, uint64_t n) {
   out.append(p, static_cast<size_t>(end - p));
 }
 
-void write_status_line(std::string& out, int status) {
-  write_status_line(out, status, reason_phrase(status));
-}
-
-void write_status_line(std::string& out, int status, std::string_view reason) {
-  // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4): the second SP
-  // stays even when the reason is empty. status-code is 3DIGIT; callers pass 100..999.
-  char line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ', '0', '0', '0', ' '};
-  unsigned code = static_cast<unsigned>(status) % 1000;
-  line[9] = static_cast<char>('0' + code / 100);
-  line[10] = static_cast<char>('0' + code / 10 % 10);
-  line[11] = static_cast<char>('0' + code % 10);
-  out.append(line, sizeof(line));
-  out.append(reason);
-  out.append("\r\n", 2);
-}
-
-void write_request_line(std::string& out, std::string_view method, std::string_view target) {
-  out.append(method);
-  out.push_back(' ');
-  out.append(target);
-  out.append(" HTTP/1.1\r\n", 11);
-}
-
-void write_header(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name);
-  out.append(": ", 2);
-  out.append(value);
-  out.append("\r\n", 2);
-}
-
-void write_content_length(std::string& out, uint64_t n) {
-  out.append("Content-Length: ", 16);
-  append_decimal(out, n);
-  out.append("\r\n", 2);
-}
-
 void write_chunk_header(std::string& out, uint64_t len) {
   append_hex(out, len);
   out.append("\r\n", 2);
 }
 
 void write_last_chunk(std::string& out, std::span<const HeaderField> trailers) {
-  out.append("0\r\n", 3);
-  for (const HeaderField& f : trailers) write_header(out, f.name, f.value);
-  out.append("\r\n", 2);
+  HeadWriter w(out);
+  w.append("0\r\n");
+  for (const HeaderField& f : trailers) w.header(f.name, f.value);
+  w.end_head();
 }
 
 }  // namespace ringway::net

@@ -1,5 +1,5 @@
-// HTTP/1.1 serialization helpers appending to a caller-owned std::string (reused across messages),
-// plus the small field utilities shared by codec and proxy: case-insensitive compare, token lists.
+// HTTP/1.1 body framing appended to a caller-owned std::string (reused across messages), plus the
+// small field utilities shared by codec and proxy: case-insensitive compare, token lists.
 #pragma once
 
 #include <cstdint>
@@ -67,25 +67,15 @@ std::string_view reason_phrase(int status);
 
 // ---- number formatting -------------------------------------------------------------------------
 
+// Writes n's decimal digits so that they end at `end`, which has kMaxDecimalDigits bytes
+// before it. Returns: where the digits begin.
+inline constexpr size_t kMaxDecimalDigits = 20;  // 2^64-1
+char* decimal_digits(uint64_t n, char* end);
 void append_decimal(std::string& out, uint64_t n);
 void append_hex(std::string& out, uint64_t n);  // lowercase, no leading zeros ("0" for 0)
 
-// ---- message writers (RFC 9112 §3, §4, §5, §7.1) ------------------------------------------------
+// ---- body framing writers (RFC 9112 §7.1); heads are written by HeadWriter (head_writer.h) --
 
-// "HTTP/1.1 200 OK\r\n"; an unregistered code gets an empty reason ("HTTP/1.1 299 \r\n").
-void write_status_line(std::string& out, int status);
-// Same with an explicit reason (e.g. relaying an upstream's phrase).
-void write_status_line(std::string& out, int status, std::string_view reason);
-// "GET /x HTTP/1.1\r\n"
-void write_request_line(std::string& out, std::string_view method, std::string_view target);
-// "Name: value\r\n"
-void write_header(std::string& out, std::string_view name, std::string_view value);
-// "Content-Length: n\r\n"
-void write_content_length(std::string& out, uint64_t n);
-// The empty line that ends the head.
-inline void end_head(std::string& out) {
-  out.append("\r\n", 2);
-}
 // "<hex len>\r\n" starting a chunk; the caller appends len data bytes, then write_chunk_end().
 // REQUIRES: len > 0 (a zero-size chunk is the last chunk: write_last_chunk).
 void write_chunk_header(std::string& out, uint64_t len);

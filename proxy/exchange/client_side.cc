@@ -8,6 +8,7 @@
 
 #include "base/json_writer.h"
 #include "proxy/access_log/response_flags.h"
+#include "net/head_writer.h"
 #include "net/http_date.h"
 #include "net/http_writer.h"
 #include "net/socket.h"
@@ -538,15 +539,16 @@ void ProxyConnection::respond_error(int status, ErrorSource source, const char* 
     close_after_response_ = true;
   }
   std::string& out = ex().client_out;
-  net::write_status_line(out, status);
-  net::write_header(out, "Date", net::http_date_now());
-  net::write_header(out, "Content-Type", "application/json");
-  net::write_content_length(out, body.out().size());
-  net::write_header(out, "X-Request-Id", id);
-  if (retry_after_s > 0) net::write_header(out, "Retry-After", std::to_string(retry_after_s));
-  for (const auto& [n, v] : worker_.current()->config->response_headers.set) net::write_header(out, n, v);
-  if (close_after_response_) net::write_header(out, "Connection", "close");
-  net::end_head(out);
+  net::HeadWriter head(out);
+  head.status_line(status);
+  head.header("Date", net::http_date_now());
+  head.header("Content-Type", "application/json");
+  head.content_length(body.out().size());
+  head.header("X-Request-Id", id);
+  if (retry_after_s > 0) head.header("Retry-After", std::to_string(retry_after_s));
+  for (const auto& [n, v] : worker_.current()->config->response_headers.set) head.header(n, v);
+  if (close_after_response_) head.header("Connection", "close");
+  head.end_head();
   if (!ex().head_request) out += body.out();
   ex().status = status;
   ex().resp_started = true;

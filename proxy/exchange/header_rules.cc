@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "net/head_writer.h"
 #include "net/http_writer.h"
 
 namespace ringway::proxy {
@@ -74,7 +75,7 @@ bool rules_set(const HeaderRules& rules, std::string_view name) {
 }
 
 // Via is a list (RFC 9110 §7.6.3): every Via line of the message, in order, then this hop.
-void write_via(const net::HttpHead& head, std::string& out) {
+void write_via(const net::HttpHead& head, net::HeadWriter& out) {
   out.append("Via: ");
   for (const HeaderField& f : head.headers) {
     if (iequals(f.name, "Via") && !f.value.empty()) {
@@ -87,7 +88,7 @@ void write_via(const net::HttpHead& head, std::string& out) {
 
 // The proxy decodes and re-applies only the chunked coding (RFC 9112 §7): any other transfer
 // coding (gzip, ...) stays on the bytes it relays and must be restated before chunked.
-void write_chunked_transfer_encoding(const net::HttpHead& head, std::string& out) {
+void write_chunked_transfer_encoding(const net::HttpHead& head, net::HeadWriter& out) {
   out.append("Transfer-Encoding: ");
   for (const HeaderField& f : head.headers) {
     if (!iequals(f.name, "Transfer-Encoding")) continue;
@@ -121,8 +122,9 @@ std::string_view usable_request_id(const net::HttpHead& head) {
 
 OutFraming build_upstream_request(const net::HttpHead& head, std::string_view target,
                                   const ClientFacts& client, const HeaderRules& rules,
-                                  std::string_view default_host, std::string& out) {
-  net::write_request_line(out, head.method, target);
+                                  std::string_view default_host, std::string& buffer) {
+  net::HeadWriter out(buffer);
+  out.request_line(head.method, target);
   const ConnectionTokens connection(head);  // once per message: lookups stay O(log n)
   bool have_host = false;
   // X-Forwarded-For: keep the chain the client sent and append the client's address.
@@ -144,51 +146,55 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
     if (set_by_rules(rules, n)) continue;
     if (connection.contains(n)) continue;
     if (iequals(n, "Host")) have_host = true;
-    net::write_header(out, n, f.value);
+    out.header(n, f.value);
   }
   // A configured Host (headers.request.set) replaces the client's and the default: two Host
   // fields would make the upstream reject the request (RFC 9112 §3.2).
-  if (!have_host && !rules_set(rules, "Host")) net::write_header(out, "Host", default_host);
-  out.append("X-Forwarded-For: ");
-  if (xff_many) {
-    for (const HeaderField& f : head.headers) {
-      if (iequals(f.name, "X-Forwarded-For")) {
-        out.append(f.value);
-        out.append(", ");
+  if (!have_host && !rules_set(rules, "Host")) out.header("Host", default_host);
+  if (xff_first.empty()) {
+    out.header("X-Forwarded-For", client.ip);
+  } else {
+    out.append("X-Forwarded-For: ");
+    if (xff_many) {
+      for (const HeaderField& f : head.headers) {
+        if (iequals(f.name, "X-Forwarded-For")) {
+          out.append(f.value);
+          out.append(", ");
+        }
       }
+    } else {
+      out.append(xff_first);
+      out.append(", ");
     }
-  } else if (!xff_first.empty()) {
-    out.append(xff_first);
-    out.append(", ");
+    out.append(client.ip);
+    out.append("\r\n");
   }
-  out.append(client.ip);
-  out.append("\r\n");
-  net::write_header(out, "X-Real-IP", client.ip);
-  net::write_header(out, "X-Forwarded-Proto", client.proto);
-  net::write_header(out, "X-Request-Id", client.request_id);
+  out.header("X-Real-IP", client.ip);
+  out.header("X-Forwarded-Proto", client.proto);
+  out.header("X-Request-Id", client.request_id);
   write_via(head, out);
-  for (const auto& [n, v] : rules.set) net::write_header(out, n, v);
+  for (const auto& [n, v] : rules.set) out.header(n, v);
   if (head.upgrade) {
     // Upgrade is hop-by-hop, but a tunnel needs it re-stated on the next hop (RFC 9110 §7.8).
-    if (const HeaderField* up = head.find("Upgrade")) net::write_header(out, "Upgrade", up->value);
-    net::write_header(out, "Connection", "upgrade");
+    if (const HeaderField* up = head.find("Upgrade")) out.header("Upgrade", up->value);
+    out.header("Connection", "upgrade");
   }
   OutFraming framing = OutFraming::kNone;
   if (head.framing == net::BodyFraming::kContentLength) {
-    net::write_content_length(out, head.content_length);
+    out.content_length(head.content_length);
     framing = OutFraming::kContentLength;
   } else if (head.framing == net::BodyFraming::kChunked) {
     write_chunked_transfer_encoding(head, out);
     framing = OutFraming::kChunked;
   }
-  net::end_head(out);
+  out.end_head();
   return framing;
 }
 
 OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts& facts,
-                                 const HeaderRules& rules, std::string& out) {
-  net::write_status_line(out, head.status, head.reason.empty() ? net::reason_phrase(head.status)
-                                                               : head.reason);
+                                 const HeaderRules& rules, std::string& buffer) {
+  net::HeadWriter out(buffer);
+  out.status_line(head.status, head.reason.empty() ? net::reason_phrase(head.status) : head.reason);
   const ConnectionTokens connection(head);  // once per message: lookups stay O(log n)
   const bool switching = head.status == 101;
   // A response to HEAD and a 304 have no body, but their Content-Length states the size of
@@ -208,32 +214,32 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
     if (iequals(n, "X-Request-Id") || iequals(n, "Via")) continue;  // rewritten below
     if (set_by_rules(rules, n)) continue;
     if (connection.contains(n)) continue;
-    net::write_header(out, n, f.value);
+    out.header(n, f.value);
   }
-  net::write_header(out, "X-Request-Id", facts.request_id);
+  out.header("X-Request-Id", facts.request_id);
   write_via(head, out);
-  for (const auto& [n, v] : rules.set) net::write_header(out, n, v);
+  for (const auto& [n, v] : rules.set) out.header(n, v);
 
   OutFraming framing;
   const bool no_body = facts.head_request || head.status == 204 || head.status == 304 ||
                        (head.status >= 100 && head.status < 200);
   if (switching) {
-    if (const net::HeaderField* up = head.find("Upgrade")) net::write_header(out, "Upgrade", up->value);
-    net::write_header(out, "Connection", "upgrade");
-    net::end_head(out);
+    if (const net::HeaderField* up = head.find("Upgrade")) out.header("Upgrade", up->value);
+    out.header("Connection", "upgrade");
+    out.end_head();
     return OutFraming::kNone;
   }
   if (head.framing == net::BodyFraming::kContentLength) {
     // For HEAD and 304 the length describes the representation, not this message: keep it.
-    net::write_content_length(out, head.content_length);
+    out.content_length(head.content_length);
     framing = no_body ? OutFraming::kNone : OutFraming::kContentLength;
   } else if (no_body) {
-    if (!kept_length.empty()) net::write_header(out, "Content-Length", kept_length);
+    if (!kept_length.empty()) out.header("Content-Length", kept_length);
     framing = OutFraming::kNone;
   } else if (facts.client_http10) {
     framing = OutFraming::kUntilClose;
   } else if (head.framing == net::BodyFraming::kNone) {
-    net::write_content_length(out, 0);
+    out.content_length(0);
     framing = OutFraming::kNone;
   } else {
     write_chunked_transfer_encoding(head, out);
@@ -241,11 +247,11 @@ OutFraming build_client_response(const net::HttpHead& head, const ResponseFacts&
   }
   const bool close = facts.close || framing == OutFraming::kUntilClose;
   if (close) {
-    net::write_header(out, "Connection", "close");
+    out.header("Connection", "close");
   } else if (facts.client_http10) {
-    net::write_header(out, "Connection", "keep-alive");
+    out.header("Connection", "keep-alive");
   }
-  net::end_head(out);
+  out.end_head();
   return framing;
 }
 
@@ -270,7 +276,8 @@ bool allowed_in_trailers(std::string_view n) {
 
 size_t write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
                                 const ConnectionTokens& connection, const HeaderRules& rules,
-                                std::string& out) {
+                                std::string& buffer) {
+  net::HeadWriter out(buffer);
   out.append("0\r\n");
   size_t dropped = 0;
   for (const HeaderField& f : trailers) {
@@ -279,9 +286,9 @@ size_t write_forwarded_trailers(const std::vector<net::HeaderField>& trailers,
       ++dropped;
       continue;
     }
-    net::write_header(out, n, f.value);
+    out.header(n, f.value);
   }
-  net::end_head(out);
+  out.end_head();
   return dropped;
 }
 

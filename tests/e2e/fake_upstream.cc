@@ -14,6 +14,7 @@
 
 #include <algorithm>
 
+#include "net/head_writer.h"
 #include "net/http_parser.h"
 #include "net/http_writer.h"
 
@@ -53,10 +54,11 @@ size_t ReceivedRequest::header_count(std::string_view name) const {
 
 std::string http_response(int status, std::string_view body, const Headers& headers) {
   std::string out;
-  net::write_status_line(out, status);
-  for (const auto& [n, v] : headers) net::write_header(out, n, v);
-  net::write_content_length(out, body.size());
-  net::end_head(out);
+  net::HeadWriter head(out);
+  head.status_line(status);
+  for (const auto& [n, v] : headers) head.header(n, v);
+  head.content_length(body.size());
+  head.end_head();
   out.append(body);
   return out;
 }
