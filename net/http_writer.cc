@@ -1,5 +1,5 @@
-// HTTP/1.1 serialization helpers and field utilities (see http_writer.h). Everything appends to
-// the caller's buffer; nothing allocates beyond that buffer's growth.
+// HTTP/1.1 body framing, number formatting and field utilities (see http_writer.h). Everything
+// appends to the caller's buffer; nothing allocates beyond that buffer's growth.
 #include "net/http_writer.h"
 
 #include <cstring>
