@@ -8,9 +8,11 @@
 namespace ringway::net {
 
 void HeadWriter::open(size_t n) {
-  // A resize fills the spare bytes, so open a little past the need rather than the whole
-  // capacity: a string that once held a large body keeps that capacity.
-  out_.resize(used_ + std::max(n, kOpen));
+  // A resize fills the spare bytes, so open at most kOpen past the need, not the whole
+  // capacity (a string that once held a large body keeps it). When the capacity left already
+  // holds n, open only that: a trailer section after a queued body must not reallocate it.
+  const size_t spare = out_.capacity() - used_;
+  out_.resize(used_ + (spare >= n && spare < kOpen ? spare : std::max(n, kOpen)));
 }
 
 void HeadWriter::status_line(int status) {

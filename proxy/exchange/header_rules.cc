@@ -151,24 +151,20 @@ OutFraming build_upstream_request(const net::HttpHead& head, std::string_view ta
   // A configured Host (headers.request.set) replaces the client's and the default: two Host
   // fields would make the upstream reject the request (RFC 9112 §3.2).
   if (!have_host && !rules_set(rules, "Host")) out.header("Host", default_host);
-  if (xff_first.empty()) {
-    out.header("X-Forwarded-For", client.ip);
-  } else {
-    out.append("X-Forwarded-For: ");
-    if (xff_many) {
-      for (const HeaderField& f : head.headers) {
-        if (iequals(f.name, "X-Forwarded-For")) {
-          out.append(f.value);
-          out.append(", ");
-        }
+  out.append("X-Forwarded-For: ");
+  if (xff_many) {
+    for (const HeaderField& f : head.headers) {
+      if (iequals(f.name, "X-Forwarded-For")) {
+        out.append(f.value);
+        out.append(", ");
       }
-    } else {
-      out.append(xff_first);
-      out.append(", ");
     }
-    out.append(client.ip);
-    out.append("\r\n");
+  } else if (!xff_first.empty()) {
+    out.append(xff_first);
+    out.append(", ");
   }
+  out.append(client.ip);
+  out.append("\r\n");
   out.header("X-Real-IP", client.ip);
   out.header("X-Forwarded-Proto", client.proto);
   out.header("X-Request-Id", client.request_id);

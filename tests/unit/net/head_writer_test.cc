@@ -84,9 +84,21 @@ TEST(HeadWriterTest, AnUnfinishedHeadIsTrimmedWhenTheWriterEnds) {
   {
     HeadWriter head(out);
     head.header("A", "1");
-    EXPECT_GT(out.size(), 7u);  // the spare room is open while writing
+    EXPECT_GT(out.size(), 8u);  // the spare room is open while writing
   }
   EXPECT_EQ(out, "xA: 1\r\n");
+}
+
+TEST(HeadWriterTest, ASectionThatFitsTheCapacityLeftDoesNotReallocate) {
+  std::string out;
+  out.reserve(1000);
+  out.assign(out.capacity() - 10, 'b');  // a queued body, 10 bytes of capacity left
+  const char* before = out.data();
+  HeadWriter trailers(out);
+  trailers.append("0\r\n");
+  trailers.end_head();
+  EXPECT_EQ(out.data(), before);
+  EXPECT_EQ(out.substr(out.size() - 6), "b0\r\n\r\n");
 }
 
 }  // namespace
