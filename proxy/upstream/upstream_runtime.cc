@@ -150,6 +150,31 @@ uint64_t UpstreamRuntime::next_random() {
   return rng_ * 2685821657736338717ull;
 }
 
+std::pair<ServerRuntime*, ServerRuntime*> UpstreamRuntime::draw_two() {
+  const size_t n = candidates_.size();
+  const size_t i = next_random() % n;
+  size_t j = next_random() % (n - 1);
+  if (j >= i) ++j;
+  return {candidates_[i], candidates_[j]};
+}
+
+ServerRuntime* UpstreamRuntime::less_loaded(ServerRuntime* a, ServerRuntime* b) {
+  // Load is (in-flight + 1) x latency EWMA. A server without a usable estimate borrows its
+  // rival's, so in-flight counts decide: one with no sample yet (a fixed guess would lose
+  // every comparison against peers faster than the guess, sub-millisecond on a LAN), or one
+  // last chosen more than kStaleEstimateMs before its rival (a failure-inflated estimate
+  // would otherwise never get the request that lowers it). Either way the server would never
+  // be chosen again.
+  auto score = [](const ServerRuntime* s, const ServerRuntime* rival) {
+    const bool stale = s->last_pick + kStaleEstimateMs < rival->last_pick;
+    const double lat = s->ewma_ms > 0 && !stale ? s->ewma_ms
+                       : rival->ewma_ms > 0     ? rival->ewma_ms
+                                                : kDefaultLatencyMs;
+    return (s->in_flight + 1) * lat;
+  };
+  return score(a, b) <= score(b, a) ? a : b;
+}
+
 UpstreamRuntime::Pick UpstreamRuntime::pick(base::TimePoint now, const ServerRuntime* exclude) {
   Pick result;
   if (servers_.empty()) return result;
@@ -181,6 +206,19 @@ UpstreamRuntime::Pick UpstreamRuntime::pick(base::TimePoint now, const ServerRun
   }
   result.panic = panic;
   if (config_.max_connections != 0) {
+    // p2c needs the room of only the two servers it draws: a pair drawn from every candidate
+    // that turns out to have room in both is a uniform draw among the servers with room, so
+    // the scan below runs only when one of the two is at its limit. Slow start's coin per
+    // candidate is not a pair draw, so it takes the scan.
+    if (config_.balance == BalancePolicy::kP2C && config_.slow_start <= 0 &&
+        candidates_.size() > 1) {
+      const auto [a, b] = draw_two();
+      if (has_capacity(*a, now) && has_capacity(*b, now)) {
+        result.server = less_loaded(a, b);
+        result.server->last_pick = now;
+        return result;
+      }
+    }
     // Only servers with a free slot (or an idle connection here) can take the request now.
     std::erase_if(candidates_, [&](const ServerRuntime* s) { return !has_capacity(*s, now); });
     if (candidates_.empty()) {
@@ -220,26 +258,10 @@ UpstreamRuntime::Pick UpstreamRuntime::pick(base::TimePoint now, const ServerRun
       break;
     }
     case BalancePolicy::kP2C: {
-      // Power of two choices over (in-flight + 1) x latency EWMA: avoids both the busy and
-      // the slow server without scanning all of them.
-      size_t i = next_random() % n;
-      size_t j = next_random() % (n - 1);
-      if (j >= i) ++j;
-      // A candidate without a usable estimate borrows its rival's, so in-flight counts
-      // decide: one with no sample yet (a fixed guess would lose every comparison against
-      // peers faster than the guess, sub-millisecond on a LAN), or one last chosen more than
-      // kStaleEstimateMs before its rival (a failure-inflated estimate would otherwise never
-      // get the request that lowers it). Either way the server would never be chosen again.
-      auto score = [](const ServerRuntime* s, const ServerRuntime* rival) {
-        const bool stale = s->last_pick + kStaleEstimateMs < rival->last_pick;
-        const double lat = s->ewma_ms > 0 && !stale ? s->ewma_ms
-                           : rival->ewma_ms > 0     ? rival->ewma_ms
-                                                    : kDefaultLatencyMs;
-        return (s->in_flight + 1) * lat;
-      };
-      ServerRuntime* a = candidates_[i];
-      ServerRuntime* b = candidates_[j];
-      result.server = score(a, b) <= score(b, a) ? a : b;
+      // Power of two choices: avoids both the busy and the slow server without scanning
+      // all of them.
+      const auto [a, b] = draw_two();
+      result.server = less_loaded(a, b);
       break;
     }
   }

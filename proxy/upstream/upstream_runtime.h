@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metrics/families.h"
@@ -112,6 +113,10 @@ class UpstreamRuntime {
  private:
   bool eligible(const ServerRuntime& s, base::TimePoint now) const;
   uint64_t next_random();
+  // Two distinct candidates, uniformly at random. REQUIRES: at least two candidates.
+  std::pair<ServerRuntime*, ServerRuntime*> draw_two();
+  // p2c's choice between two servers: the lower expected wait.
+  static ServerRuntime* less_loaded(ServerRuntime* a, ServerRuntime* b);
 
   bool has_capacity(const ServerRuntime& s, base::TimePoint now) const;
 

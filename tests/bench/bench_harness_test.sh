@@ -78,8 +78,28 @@ if python3 "$ROOT/bench/tools/conn_hold.py" --port "$PORT" --path /size/100 --mo
      --settle 0.3 --hold 0.1 --timeout 10 --ready-file "$WORK/ready.bad" 2>"$WORK/bad.err"; then
   expect "conn_hold slow refuses small responses" "exit 1" "exit 0"
 else
-  expect "conn_hold slow refuses small responses" 1 "$(grep -c 'mid-response' "$WORK/bad.err")"
+  expect "conn_hold slow refuses small responses" 1 "$(grep -c 'too small for the slow-read row' "$WORK/bad.err")"
 fi
+# An origin slow to start its responses is waited for past --settle, up to --timeout, and a
+# stream that never gets a byte is reported as such: a listener that accepts and stays silent.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = [s.accept()[0] for _ in range(3)]
+time.sleep(10)' "$WORK/silent.port" &
+SILENT_PID=$!
+for _ in $(seq 50); do [[ -s $WORK/silent.port ]] && break; sleep 0.1; done
+if python3 "$ROOT/bench/tools/conn_hold.py" --port "$(cat "$WORK/silent.port")" --path /size/4194304 \
+     --mode slow --conns 3 --settle 0.2 --hold 0.1 --timeout 1.5 --ready-file "$WORK/ready.silent" \
+     2>"$WORK/silent.err"; then
+  expect "conn_hold slow waits for a silent origin, then times out" "exit 1" "exit 0"
+else
+  expect "conn_hold slow waits for a silent origin, then times out" 1 \
+    "$(grep -c 'timeout with 3 of 3 streams still waiting for their first byte' "$WORK/silent.err")"
+fi
+kill "$SILENT_PID" 2>/dev/null || true
+wait "$SILENT_PID" 2>/dev/null || true
 stop_pid "$LAST_PID"
 
 # --- callgrind.sh ------------------------------------------------------------------------
