@@ -133,17 +133,19 @@ def hold_slow(args, request, deadline):
         c.sock.setblocking(False)
         conns.append(c)
     end_settle = time.monotonic() + args.settle
+    # The hold must fit before the deadline too: stop waiting for first bytes in time for it.
+    last_ready = deadline - args.hold - 1
     ready_at_end = None
     while True:
         now = time.monotonic()
-        if now > deadline:
+        if ready_at_end is None and now > last_ready:
             waiting = sum(1 for c in conns if c.got == 0)
             sys.exit(f"conn_hold: timeout with {waiting} of {args.conns} streams still waiting "
                      "for their first byte")
         if ready_at_end is None and now >= end_settle:
             # Ready once every stream is mid-response. A stream still waiting for its first
             # byte only says the origin is slow to start 200 large responses (each is a 4 MiB
-            # copy there), so keep reading until the deadline; one that finished or closed
+            # copy there), so keep reading until the timeout; one that finished or closed
             # means the response is too small to hold a slow reader.
             ended = sum(1 for c in conns if c.done or c.closed)
             if ended:

@@ -80,26 +80,43 @@ if python3 "$ROOT/bench/tools/conn_hold.py" --port "$PORT" --path /size/100 --mo
 else
   expect "conn_hold slow refuses small responses" 1 "$(grep -c 'too small for the slow-read row' "$WORK/bad.err")"
 fi
-# An origin slow to start its responses is waited for past --settle, up to --timeout, and a
-# stream that never gets a byte is reported as such: a listener that accepts and stays silent.
-python3 -c '
+# An origin slow to start its responses is waited for past --settle, and one that never
+# answers is reported as such at --timeout: a listener that accepts three connections and,
+# after DELAY seconds (never, if negative), starts a 4 MiB response on each.
+late_origin() {  # DELAY PORT_FILE
+  python3 -c '
 import socket, sys, time
+delay = float(sys.argv[1])
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
-open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+open(sys.argv[2], "w").write(str(s.getsockname()[1]))
 held = [s.accept()[0] for _ in range(3)]
-time.sleep(10)' "$WORK/silent.port" &
-SILENT_PID=$!
-for _ in $(seq 50); do [[ -s $WORK/silent.port ]] && break; sleep 0.1; done
+if delay >= 0:
+    time.sleep(delay)
+    for c in held:
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\n\r\n" + b"x" * 16384)
+time.sleep(10)' "$1" "$2" &
+  ORIGIN_PID=$!
+  for _ in $(seq 50); do [[ -s $2 ]] && break; sleep 0.1; done
+}
+late_origin 1 "$WORK/late.port"
+python3 "$ROOT/bench/tools/conn_hold.py" --port "$(cat "$WORK/late.port")" --path /size/4194304 \
+  --mode slow --conns 3 --settle 0.2 --hold 0.1 --timeout 8 --ready-file "$WORK/ready.late" \
+  2>"$WORK/late.err" || true
+expect "conn_hold slow waits past --settle for a late origin" "ready 3" \
+  "$(cat "$WORK/ready.late" 2>/dev/null || cat "$WORK/late.err")"
+kill "$ORIGIN_PID" 2>/dev/null || true
+wait "$ORIGIN_PID" 2>/dev/null || true
+late_origin -1 "$WORK/silent.port"
 if python3 "$ROOT/bench/tools/conn_hold.py" --port "$(cat "$WORK/silent.port")" --path /size/4194304 \
-     --mode slow --conns 3 --settle 0.2 --hold 0.1 --timeout 1.5 --ready-file "$WORK/ready.silent" \
+     --mode slow --conns 3 --settle 0.2 --hold 0.1 --timeout 2 --ready-file "$WORK/ready.silent" \
      2>"$WORK/silent.err"; then
   expect "conn_hold slow waits for a silent origin, then times out" "exit 1" "exit 0"
 else
   expect "conn_hold slow waits for a silent origin, then times out" 1 \
     "$(grep -c 'timeout with 3 of 3 streams still waiting for their first byte' "$WORK/silent.err")"
 fi
-kill "$SILENT_PID" 2>/dev/null || true
-wait "$SILENT_PID" 2>/dev/null || true
+kill "$ORIGIN_PID" 2>/dev/null || true
+wait "$ORIGIN_PID" 2>/dev/null || true
 stop_pid "$LAST_PID"
 
 # --- callgrind.sh ------------------------------------------------------------------------

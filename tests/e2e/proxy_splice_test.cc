@@ -16,7 +16,6 @@
 namespace ringway::e2e {
 namespace {
 
-
 constexpr uint64_t kMiB = 1024 * 1024;
 constexpr const char* kSpliced = "ringway_response_bytes_spliced_total";
 
@@ -42,8 +41,8 @@ std::string body_of(uint64_t n) {
   return n <= kPatternBytes ? pattern().substr(0, n) : build_body(n);
 }
 
-// The pattern is built before any test starts: built lazily by the first request that needs it,
-// under the sanitizers it outlasted the 300 ms a test gives the server for its head (a 504).
+// The pattern is built before the first test, not by the first request that needs it: that
+// request would wait for it past the same 300 ms and get a 504.
 class ProxySplice : public ProxyE2E {
  protected:
   static void SetUpTestSuite() { pattern(); }

@@ -443,18 +443,23 @@ TEST_F(UpstreamRuntimeTest, FullServersAreSkippedAndAllFullMeansQueue) {
 }
 
 // p2c checks the room of only the two servers it draws and scans when one is full: the
-// full server must never be chosen and the others must keep equal shares.
+// full server must never be chosen and the others must keep equal shares. The full one is
+// also the least loaded, so it would win every pair it is in if either check were missing.
 TEST_F(UpstreamRuntimeTest, P2CSkipsAFullServerAndSharesEquallyAmongTheRest) {
   UpstreamConfig c = upstream(BalancePolicy::kP2C);
   c.max_connections = 1;
   UpstreamRuntime& rt = make(c, members({"a:1", "b:1", "c:1", "d:1"}));
   ASSERT_TRUE(rt.take_slot(server(0), at(0)));
+  for (int i = 1; i < 4; ++i) server(i).in_flight = 1;
   std::map<std::string, int> n = count_picks(6000, at(0));
   EXPECT_EQ(n["a:1"], 0);
   for (const char* label : {"b:1", "c:1", "d:1"}) {
     EXPECT_NEAR(n[label] / 6000.0, 1.0 / 3, 0.03) << label;
   }
-  for (int i = 1; i < 4; ++i) ASSERT_TRUE(rt.take_slot(server(i), at(0)));
+  for (int i = 1; i < 4; ++i) {
+    server(i).in_flight = 0;
+    ASSERT_TRUE(rt.take_slot(server(i), at(0)));
+  }
   UpstreamRuntime::Pick p = rt.pick(at(0), nullptr);
   EXPECT_TRUE(p.full);
   EXPECT_EQ(p.server, nullptr);
