@@ -149,8 +149,8 @@ def hold_slow(args, request, deadline):
             # means the response is too small to hold a slow reader.
             ended = sum(1 for c in conns if c.done or c.closed)
             if ended:
-                sys.exit(f"conn_hold: {ended} of {args.conns} streams ended before the settle "
-                         "time (response too small for the slow-read row?)")
+                sys.exit(f"conn_hold: {ended} of {args.conns} streams ended before every stream "
+                         "was mid-response (response too small for the slow-read row?)")
             if all(c.got > 0 for c in conns):
                 write_ready(args, len(conns))
                 ready_at_end = now + args.hold
